@@ -1,0 +1,48 @@
+//! Errors with the file and the problem named.
+
+use std::path::PathBuf;
+
+/// An analysis cannot be run on the given input.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// The embeddings or labels have the wrong shape.
+    #[error("{0}")]
+    Shape(String),
+    /// NaN or infinite values.
+    #[error("{what} holds a non-finite value (NaN or inf) at row {row}, column {col}")]
+    NonFinite {
+        /// What was checked.
+        what: String,
+        /// Row of the first bad value.
+        row: usize,
+        /// Column of the first bad value.
+        col: usize,
+    },
+    /// A `.npy` file could not be read or written.
+    #[error("{path}: {problem}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
+    /// A parameter is out of range.
+    #[error("invalid parameter `{name}`: {problem}")]
+    Param {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong and what was expected.
+        problem: String,
+    },
+    /// LAPACK failed.
+    #[error("linear algebra: {0}")]
+    Linalg(String),
+    /// Plotting failed.
+    #[error("plot {path}: {problem}")]
+    Plot {
+        /// The output file.
+        path: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
+}

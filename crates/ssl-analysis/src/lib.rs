@@ -1,0 +1,42 @@
+//! # ssl-analysis
+//!
+//! Diagnoses what a self-supervised encoder learned, from its embeddings alone — so it works on
+//! embeddings exported from any framework (`.npy` from numpy, PyTorch or JAX). It depends on
+//! ndarray and a LAPACK, not on libtorch.
+//!
+//! * [`spectrum`]: covariance eigenvalue spectrum (raw, and DirectCLR's L2-normalised form),
+//!   participation ratio, power-law α (Stringer et al. 2019) with R², RankMe (Garrido et al. 2023).
+//! * [`knn`]: the weighted cosine k-nearest-neighbour probe (Wu et al. 2018; lightly / solo-learn).
+//! * [`npy`]: reading and writing `.npy` embeddings and labels with errors that name the file.
+//! * [`plot`]: the spectrum plot (log eigenvalue against rank).
+//! * [`report`]: the `report.json` keys, computed in one call.
+//!
+//! ```no_run
+//! use ssl_analysis::{npy, report::SpectrumReport};
+//!
+//! let x = npy::read_matrix("runs/demo/embeddings.npy")?;
+//! let r = SpectrumReport::compute(x.view(), Default::default())?;
+//! println!("PR = {:.2}, alpha = {:.3} (R² {:.3}), RankMe = {:.1}", r.participation_ratio, r.alpha, r.alpha_r2, r.rankme);
+//! # Ok::<(), ssl_analysis::AnalysisError>(())
+//! ```
+
+pub mod error;
+pub mod knn;
+pub mod npy;
+pub mod plot;
+pub mod report;
+pub mod spectrum;
+
+pub use error::AnalysisError;
+pub use knn::{knn_accuracy, KnnConfig};
+pub use report::SpectrumReport;
+
+/// The BLAS/LAPACK this crate calls, as the library reports itself (OpenBLAS's config string).
+pub fn blas_info() -> String {
+    extern "C" {
+        fn openblas_get_config() -> *const std::os::raw::c_char;
+    }
+    // SAFETY: OpenBLAS returns a pointer to a static NUL-terminated string.
+    let s = unsafe { std::ffi::CStr::from_ptr(openblas_get_config()) };
+    s.to_string_lossy().into_owned()
+}

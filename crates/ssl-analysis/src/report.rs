@@ -1,0 +1,80 @@
+//! The spectral part of `report.json`, computed in one call. Keys (shared by the runner's run
+//! folders and `cargo xtask analyze`):
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `n`, `dim` | rows (samples) and columns (features) of X |
+//! | `covariance_eigenvalues` | eigenvalues of the mean-centred covariance (ddof 1), descending |
+//! | `normalized_covariance_eigenvalues` | the same after L2-normalising each row (DirectCLR) |
+//! | `participation_ratio` | (Σλ)² / Σλ² of `covariance_eigenvalues` |
+//! | `alpha`, `alpha_fit_ranks`, `alpha_r2` | power-law exponent of `covariance_eigenvalues` by Stringer's weighted fit, the 1-based rank window actually used, and the fit's weighted R² |
+//! | `rankme` | RankMe of X as is |
+
+use ndarray::ArrayView2;
+
+use crate::error::AnalysisError;
+use crate::spectrum::{
+    check_embeddings, covariance_eigenvalues, normalized_covariance_eigenvalues, participation_ratio, power_law_fit, rankme,
+    PowerLawFit,
+};
+
+/// Options of the spectral report.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpectrumOptions {
+    /// The α fit window, 1-based ranks `(first, last)`; default (11, 100).
+    pub alpha_window: (usize, usize),
+}
+
+impl Default for SpectrumOptions {
+    fn default() -> Self {
+        SpectrumOptions { alpha_window: (11, 100) }
+    }
+}
+
+/// The spectral diagnosis of an embedding matrix.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SpectrumReport {
+    /// Rows.
+    pub n: usize,
+    /// Columns.
+    pub dim: usize,
+    /// Covariance eigenvalues, descending.
+    pub covariance_eigenvalues: Vec<f64>,
+    /// DirectCLR's L2-normalised covariance eigenvalues, descending.
+    pub normalized_covariance_eigenvalues: Vec<f64>,
+    /// Participation ratio.
+    pub participation_ratio: f64,
+    /// Power-law exponent (NaN when the window holds fewer than 2 positive eigenvalues).
+    pub alpha: f64,
+    /// 1-based rank window of the α fit.
+    pub alpha_fit_ranks: [usize; 2],
+    /// Weighted R² of the α fit.
+    pub alpha_r2: f64,
+    /// RankMe.
+    pub rankme: f64,
+    /// The fit itself, for plotting.
+    #[serde(skip)]
+    pub fit: Option<PowerLawFit>,
+}
+
+impl SpectrumReport {
+    /// Computes every spectral key of `x`.
+    pub fn compute(x: ArrayView2<f32>, opts: SpectrumOptions) -> Result<Self, AnalysisError> {
+        check_embeddings(x, "embeddings")?;
+        let eig = covariance_eigenvalues(x)?;
+        let norm = normalized_covariance_eigenvalues(x)?;
+        let fit = power_law_fit(&eig, opts.alpha_window).ok();
+        Ok(SpectrumReport {
+            n: x.nrows(),
+            dim: x.ncols(),
+            participation_ratio: participation_ratio(&eig),
+            alpha: fit.map_or(f64::NAN, |f| f.alpha),
+            alpha_fit_ranks: fit.map_or([opts.alpha_window.0, opts.alpha_window.1], |f| [f.first, f.last]),
+            alpha_r2: fit.map_or(f64::NAN, |f| f.r2),
+            rankme: rankme(x)?,
+            covariance_eigenvalues: eig,
+            normalized_covariance_eigenvalues: norm,
+            fit,
+        })
+    }
+}

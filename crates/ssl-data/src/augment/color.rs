@@ -1,0 +1,244 @@
+//! Colour ops: brightness, contrast, saturation, hue, grayscale, and the random ColorJitter.
+//!
+//! Semantics of `torchvision.transforms.v2.functional` on float images in `[0, 1]`: every op
+//! clamps its result to `[0, 1]`. Grayscale weights are torchvision's (0.2989, 0.587, 0.114).
+//! Saturation, hue and grayscale leave one-channel images unchanged, as torchvision does.
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use crate::error::DataError;
+use crate::image::ImageF32;
+
+/// Luma weights used by torchvision's `rgb_to_grayscale`.
+pub const GRAY_WEIGHTS: [f32; 3] = [0.2989, 0.587, 0.114];
+
+/// Per-pixel grayscale of an image (`[h*w]`); a one-channel image is returned as is.
+fn gray_plane(img: &ImageF32) -> Vec<f32> {
+    if img.shape.channels == 3 {
+        let (r, g, b) = (img.channel(0), img.channel(1), img.channel(2));
+        r.iter()
+            .zip(g)
+            .zip(b)
+            .map(|((&r, &g), &b)| GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b)
+            .collect()
+    } else {
+        img.channel(0).to_vec()
+    }
+}
+
+/// `brightness`: `x ↦ clamp(f·x)`.
+pub fn adjust_brightness(img: &mut ImageF32, factor: f32) {
+    for v in &mut img.data {
+        *v = (*v * factor).clamp(0.0, 1.0);
+    }
+}
+
+/// `contrast`: blend with the mean of the image's grayscale, `x ↦ clamp(f·x + (1−f)·mean)`.
+pub fn adjust_contrast(img: &mut ImageF32, factor: f32) {
+    let gray = gray_plane(img);
+    let mean = (gray.iter().map(|&v| f64::from(v)).sum::<f64>() / gray.len().max(1) as f64) as f32;
+    let offset = (1.0 - factor) * mean;
+    for v in &mut img.data {
+        *v = (*v * factor + offset).clamp(0.0, 1.0);
+    }
+}
+
+/// `saturation`: blend each pixel with its grayscale, `x ↦ clamp(f·x + (1−f)·gray)`.
+pub fn adjust_saturation(img: &mut ImageF32, factor: f32) {
+    if img.shape.channels != 3 {
+        return;
+    }
+    let gray = gray_plane(img);
+    for c in 0..3 {
+        for (v, &g) in img.channel_mut(c).iter_mut().zip(&gray) {
+            *v = (*v * factor + (1.0 - factor) * g).clamp(0.0, 1.0);
+        }
+    }
+}
+
+/// `hue`: rotates the hue of every pixel by `shift` turns (`shift ∈ [−0.5, 0.5]`) in HSV.
+pub fn adjust_hue(img: &mut ImageF32, shift: f32) {
+    if img.shape.channels != 3 || shift == 0.0 {
+        return;
+    }
+    let n = img.shape.height * img.shape.width;
+    for i in 0..n {
+        let (r, g, b) = (img.data[i], img.data[n + i], img.data[2 * n + i]);
+        let (h, s, v) = rgb_to_hsv(r, g, b);
+        let h = (h + shift).rem_euclid(1.0);
+        let (r, g, b) = hsv_to_rgb(h, s, v);
+        img.data[i] = r;
+        img.data[n + i] = g;
+        img.data[2 * n + i] = b;
+    }
+}
+
+/// RGB → HSV with H in `[0, 1)` (torchvision's `_rgb_to_hsv`).
+pub fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
+    let maxc = r.max(g).max(b);
+    let minc = r.min(g).min(b);
+    let cr = maxc - minc;
+    let eqc = cr == 0.0;
+    let s = cr / if maxc == 0.0 { 1.0 } else { maxc };
+    let crd = if eqc { 1.0 } else { cr };
+    let rc = (maxc - r) / crd;
+    let gc = (maxc - g) / crd;
+    let bc = (maxc - b) / crd;
+    let h = if maxc == r {
+        bc - gc
+    } else if maxc == g {
+        2.0 + rc - bc
+    } else {
+        4.0 + gc - rc
+    };
+    let h = (h / 6.0 + 1.0).rem_euclid(1.0);
+    (if eqc { 0.0 } else { h }, s, maxc)
+}
+
+/// HSV → RGB (torchvision's `_hsv_to_rgb`).
+pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
+    let h6 = h * 6.0;
+    let i = h6.floor();
+    let f = h6 - i;
+    let i = (i as i32).rem_euclid(6);
+    let p = (v * (1.0 - s)).clamp(0.0, 1.0);
+    let q = (v * (1.0 - s * f)).clamp(0.0, 1.0);
+    let t = (v * (1.0 - s * (1.0 - f))).clamp(0.0, 1.0);
+    match i {
+        0 => (v, t, p),
+        1 => (q, v, p),
+        2 => (p, v, t),
+        3 => (p, q, v),
+        4 => (t, p, v),
+        _ => (v, p, q),
+    }
+}
+
+/// Converts to grayscale, keeping the number of channels (torchvision `RandomGrayscale`).
+pub fn grayscale(img: &mut ImageF32) {
+    if img.shape.channels != 3 {
+        return;
+    }
+    let gray = gray_plane(img);
+    for c in 0..3 {
+        img.channel_mut(c).copy_from_slice(&gray);
+    }
+}
+
+/// `torchvision.transforms.ColorJitter(brightness, contrast, saturation, hue)`.
+///
+/// Factors are uniform in `[max(0, 1−x), 1+x]`, the hue shift uniform in `[−h, h]`; the four
+/// ops run in a random order per image; an op with strength 0 is skipped.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ColorJitter {
+    /// Brightness strength.
+    pub brightness: f32,
+    /// Contrast strength.
+    pub contrast: f32,
+    /// Saturation strength.
+    pub saturation: f32,
+    /// Hue strength, at most 0.5.
+    pub hue: f32,
+}
+
+impl ColorJitter {
+    /// Checks the strengths: non-negative, hue ≤ 0.5.
+    pub fn validate(&self) -> Result<(), DataError> {
+        for (name, x) in [
+            ("jitter.brightness", self.brightness),
+            ("jitter.contrast", self.contrast),
+            ("jitter.saturation", self.saturation),
+        ] {
+            if !(x >= 0.0 && x.is_finite()) {
+                return Err(DataError::param(name, format!("{x}: expected a finite value >= 0")));
+            }
+        }
+        if !(0.0..=0.5).contains(&self.hue) {
+            return Err(DataError::param("jitter.hue", format!("{}: expected 0 <= hue <= 0.5", self.hue)));
+        }
+        Ok(())
+    }
+
+    /// Draws the op order and factors, then applies them.
+    pub fn apply(&self, img: &mut ImageF32, rng: &mut impl Rng) {
+        let mut order = [0usize, 1, 2, 3];
+        order.shuffle(rng);
+        let factor = |rng: &mut dyn rand::RngCore, x: f32| {
+            let lo = (1.0 - x).max(0.0);
+            if x > 0.0 {
+                rng.random_range(lo..=1.0 + x)
+            } else {
+                1.0
+            }
+        };
+        let b = factor(rng, self.brightness);
+        let c = factor(rng, self.contrast);
+        let s = factor(rng, self.saturation);
+        let h = if self.hue > 0.0 { rng.random_range(-self.hue..=self.hue) } else { 0.0 };
+        for op in order {
+            match op {
+                0 if self.brightness > 0.0 => adjust_brightness(img, b),
+                1 if self.contrast > 0.0 => adjust_contrast(img, c),
+                2 if self.saturation > 0.0 => adjust_saturation(img, s),
+                3 if self.hue > 0.0 => adjust_hue(img, h),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Shape;
+
+    fn rgb(data: Vec<f32>) -> ImageF32 {
+        ImageF32 { shape: Shape { channels: 3, height: 1, width: data.len() / 3 }, data }
+    }
+
+    #[test]
+    fn brightness_scales_and_clamps() {
+        let mut img = rgb(vec![0.2, 0.6, 0.1, 0.9, 0.5, 0.3]);
+        adjust_brightness(&mut img, 1.5);
+        let want = [0.3, 0.9, 0.15, 1.0, 0.75, 0.45];
+        for (a, b) in img.data.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn contrast_blends_with_grey_mean() {
+        // One grey channel: mean = 0.5; factor 0.5 -> 0.5*x + 0.25.
+        let mut img = ImageF32 { shape: Shape { channels: 1, height: 1, width: 2 }, data: vec![0.2, 0.8] };
+        adjust_contrast(&mut img, 0.5);
+        assert!((img.data[0] - 0.35).abs() < 1e-6 && (img.data[1] - 0.65).abs() < 1e-6);
+    }
+
+    #[test]
+    fn hsv_round_trip() {
+        for &(r, g, b) in &[(0.1, 0.5, 0.9), (0.9, 0.2, 0.2), (0.3, 0.3, 0.3), (0.0, 1.0, 0.5)] {
+            let (h, s, v) = rgb_to_hsv(r, g, b);
+            let (r2, g2, b2) = hsv_to_rgb(h, s, v);
+            assert!((r - r2).abs() < 1e-5 && (g - g2).abs() < 1e-5 && (b - b2).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn full_hue_turn_is_identity() {
+        let mut img = rgb(vec![0.1, 0.5, 0.9, 0.7, 0.2, 0.4]);
+        let orig = img.clone();
+        adjust_hue(&mut img, 0.5);
+        adjust_hue(&mut img, -0.5);
+        for (a, b) in img.data.iter().zip(&orig.data) {
+            assert!((a - b).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn grayscale_on_one_channel_is_noop() {
+        let mut img = ImageF32 { shape: Shape { channels: 1, height: 1, width: 2 }, data: vec![0.2, 0.8] };
+        grayscale(&mut img);
+        assert_eq!(img.data, vec![0.2, 0.8]);
+    }
+}

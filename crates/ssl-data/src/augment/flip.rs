@@ -1,0 +1,24 @@
+//! Horizontal flip.
+
+use crate::image::ImageF32;
+
+/// Mirrors the image left ↔ right (torchvision `horizontal_flip`).
+pub fn hflip(img: &mut ImageF32) {
+    let w = img.shape.width;
+    for row in img.data.chunks_mut(w) {
+        row.reverse();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Shape;
+
+    #[test]
+    fn flips_rows() {
+        let mut img = ImageF32 { shape: Shape { channels: 2, height: 1, width: 3 }, data: vec![1., 2., 3., 4., 5., 6.] };
+        hflip(&mut img);
+        assert_eq!(img.data, vec![3., 2., 1., 6., 5., 4.]);
+    }
+}

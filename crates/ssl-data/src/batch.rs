@@ -1,0 +1,176 @@
+//! Multi-view batching: B images × k views → one contiguous `[k, B, C, H, W]` buffer, drawn in
+//! parallel with per-(seed, epoch, index, view) RNGs, and a loader that prefetches batches on a
+//! background thread with bounded memory.
+
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
+
+use crate::dataset::Dataset;
+use crate::error::DataError;
+use crate::image::Shape;
+use crate::rng::{epoch_rng, view_rng};
+use crate::view::ViewTransform;
+
+/// k views of B images, views-major: `data[((v * B) + b) * C*H*W ..]` is view `v` of image `b`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiViewBatch {
+    /// Views per image (k).
+    pub views: usize,
+    /// Dataset indices of the B images, in batch order.
+    pub indices: Vec<usize>,
+    /// Labels of the B images, when the dataset has them.
+    pub labels: Option<Vec<u32>>,
+    /// Shape of one view.
+    pub shape: Shape,
+    /// `k * B * C * H * W` values.
+    pub data: Vec<f32>,
+}
+
+impl MultiViewBatch {
+    /// Number of images (B).
+    pub fn batch_size(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// The dimensions `[k, B, C, H, W]`.
+    pub fn dims(&self) -> [usize; 5] {
+        [self.views, self.indices.len(), self.shape.channels, self.shape.height, self.shape.width]
+    }
+}
+
+/// Draws `views` views of each image in `indices`, in parallel; bit-identical for any thread count.
+pub fn make_batch(
+    dataset: &dyn Dataset,
+    transform: &dyn ViewTransform,
+    indices: &[usize],
+    views: usize,
+    seed: u64,
+    epoch: u64,
+) -> MultiViewBatch {
+    let shape = transform.output_shape(dataset.shape());
+    let per = shape.len();
+    let b = indices.len();
+    let mut data = vec![0f32; views * b * per];
+    data.par_chunks_mut(per).enumerate().for_each(|(slot, out)| {
+        let (v, i) = (slot / b, slot % b);
+        let index = indices[i];
+        let mut rng = view_rng(seed, epoch, index as u64, v as u64);
+        transform.apply(dataset.image(index), &mut rng, out);
+    });
+    let labels = dataset.num_classes().map(|_| indices.iter().filter_map(|&i| dataset.label(i)).collect());
+    MultiViewBatch { views, indices: indices.to_vec(), labels, shape, data }
+}
+
+/// How a [`Loader`] cuts epochs into batches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoaderConfig {
+    /// Images per batch (B).
+    pub batch_size: usize,
+    /// Views per image (k).
+    pub views: usize,
+    /// Seed of the sample order and of every view.
+    pub seed: u64,
+    /// Shuffle each epoch with a permutation derived from (seed, epoch).
+    pub shuffle: bool,
+    /// Drop the last incomplete batch.
+    pub drop_last: bool,
+    /// Batches prepared ahead of the consumer (bounds memory).
+    pub prefetch: usize,
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        LoaderConfig { batch_size: 256, views: 2, seed: 0, shuffle: true, drop_last: true, prefetch: 2 }
+    }
+}
+
+/// Produces the batches of an epoch on a background thread while the caller trains.
+pub struct Loader {
+    dataset: Arc<dyn Dataset>,
+    transform: Arc<dyn ViewTransform>,
+    config: LoaderConfig,
+}
+
+impl Loader {
+    /// Checks the configuration against the dataset.
+    pub fn new(dataset: Arc<dyn Dataset>, transform: Arc<dyn ViewTransform>, config: LoaderConfig) -> Result<Self, DataError> {
+        if config.views == 0 || config.views > 64 {
+            return Err(DataError::param("views", format!("{}: expected 1..=64 views per image", config.views)));
+        }
+        if config.batch_size == 0 {
+            return Err(DataError::param("batch_size", "must be at least 1"));
+        }
+        if config.drop_last && config.batch_size > dataset.len() {
+            return Err(DataError::param(
+                "batch_size",
+                format!("{} is larger than the dataset ({} images) and drop_last is set", config.batch_size, dataset.len()),
+            ));
+        }
+        Ok(Loader { dataset, transform, config })
+    }
+
+    /// Batches per epoch.
+    pub fn batches_per_epoch(&self) -> usize {
+        let n = self.dataset.len();
+        if self.config.drop_last {
+            n / self.config.batch_size
+        } else {
+            n.div_ceil(self.config.batch_size)
+        }
+    }
+
+    /// The sample order of `epoch`.
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.dataset.len()).collect();
+        if self.config.shuffle {
+            order.shuffle(&mut epoch_rng(self.config.seed, epoch));
+        }
+        order
+    }
+
+    /// Iterates over the batches of `epoch`, prepared `prefetch` ahead on a background thread.
+    pub fn epoch(&self, epoch: u64) -> EpochIter {
+        let order = self.order(epoch);
+        let (tx, rx) = sync_channel(self.config.prefetch.max(1));
+        let (dataset, transform, cfg) = (self.dataset.clone(), self.transform.clone(), self.config.clone());
+        let batches = self.batches_per_epoch();
+        let worker = std::thread::spawn(move || {
+            for chunk in order.chunks(cfg.batch_size).take(batches) {
+                let batch = make_batch(dataset.as_ref(), transform.as_ref(), chunk, cfg.views, cfg.seed, epoch);
+                if tx.send(Ok(batch)).is_err() {
+                    return; // consumer went away
+                }
+            }
+        });
+        EpochIter { rx, worker: Some(worker) }
+    }
+}
+
+/// The batches of one epoch; dropping it stops the background thread after its current batch.
+pub struct EpochIter {
+    rx: Receiver<Result<MultiViewBatch, DataError>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Iterator for EpochIter {
+    type Item = Result<MultiViewBatch, DataError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rx.recv().ok()
+    }
+}
+
+impl Drop for EpochIter {
+    fn drop(&mut self) {
+        // Drain so a blocked sender wakes up, then join.
+        while self.rx.try_recv().is_ok() {}
+        let rx = std::mem::replace(&mut self.rx, sync_channel(1).1);
+        drop(rx);
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}

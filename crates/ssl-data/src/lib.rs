@@ -1,0 +1,44 @@
+//! # ssl-data
+//!
+//! Images in, multi-view `f32` batches out — the first stage of every self-supervised step
+//! (dataset → views → tensor). This crate does not depend on libtorch: its batches are plain
+//! contiguous buffers that any framework can wrap.
+//!
+//! * [`dataset`]: the [`Dataset`] trait (length, decoded `u8` image, optional label) and the
+//!   in-memory store every loader fills ([`InMemoryDataset`]).
+//! * [`idx`]: MNIST / Fashion-MNIST idx files, plain or `.gz`.
+//! * [`augment`]: augmentation ops with torchvision's semantics — each a plain function with
+//!   explicit parameters, plus a random wrapper that draws them.
+//! * [`view`]: view recipes (e.g. SimCLR's) that turn one image into one normalised `f32` view.
+//! * [`batch`]: B images × k views → one contiguous buffer `[k, B, C, H, W]`, drawn in parallel
+//!   with an RNG derived from (seed, epoch, index, view), so a batch is bit-identical whatever the
+//!   thread count; [`Loader`] prepares the next batches on a background thread.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ssl_data::{idx, Loader, LoaderConfig, SimclrView, Split};
+//!
+//! let train = Arc::new(idx::fashion_mnist("data/fashion-mnist", Split::Train)?);
+//! let view = Arc::new(SimclrView::fashion_mnist(28));
+//! let loader = Loader::new(train, view, LoaderConfig { batch_size: 256, views: 2, seed: 0, ..Default::default() })?;
+//! for batch in loader.epoch(0) {
+//!     let batch = batch?;
+//!     assert_eq!(batch.data.len(), 2 * 256 * 28 * 28); // [k, B, C, H, W]
+//! }
+//! # Ok::<(), ssl_data::DataError>(())
+//! ```
+
+pub mod augment;
+pub mod batch;
+pub mod dataset;
+pub mod error;
+pub mod idx;
+pub mod image;
+pub mod rng;
+pub mod view;
+
+pub use batch::{make_batch, Loader, LoaderConfig, MultiViewBatch};
+pub use dataset::{Dataset, InMemoryDataset, Split};
+pub use error::DataError;
+pub use image::{ImageF32, ImageRef, Shape};
+pub use view::{PlainView, SimclrView, ViewTransform};

@@ -1,0 +1,80 @@
+//! Multi-view batching: layout, determinism across thread counts, epoch shuffling.
+
+use std::sync::Arc;
+
+use ssl_data::{make_batch, Dataset, InMemoryDataset, Loader, LoaderConfig, Shape, SimclrView};
+
+fn toy(n: usize) -> InMemoryDataset {
+    let shape = Shape { channels: 1, height: 28, width: 28 };
+    let pixels = (0..n * shape.len()).map(|i| ((i * 7919) % 251) as u8).collect();
+    InMemoryDataset::new(shape, pixels, Some((0..n as u32).map(|i| i % 10).collect())).unwrap()
+}
+
+#[test]
+fn batch_is_identical_whatever_the_thread_count() {
+    let ds = toy(37);
+    let view = SimclrView::fashion_mnist(28);
+    let idx: Vec<usize> = (0..37).rev().collect();
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let many = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+    let a = one.install(|| make_batch(&ds, &view, &idx, 3, 42, 5));
+    let b = many.install(|| make_batch(&ds, &view, &idx, 3, 42, 5));
+    assert_eq!(a, b);
+    assert_eq!(a.dims(), [3, 37, 1, 28, 28]);
+}
+
+#[test]
+fn views_differ_and_depend_on_epoch() {
+    let ds = toy(4);
+    let view = SimclrView::fashion_mnist(28);
+    let b0 = make_batch(&ds, &view, &[0, 1, 2, 3], 2, 1, 0);
+    let per = 28 * 28;
+    // View 0 and view 1 of image 0 are different draws.
+    assert_ne!(&b0.data[..per], &b0.data[4 * per..5 * per]);
+    let b1 = make_batch(&ds, &view, &[0, 1, 2, 3], 2, 1, 1);
+    assert_ne!(b0.data, b1.data);
+}
+
+#[test]
+fn loader_covers_each_image_once_per_epoch() {
+    let ds = Arc::new(toy(50));
+    let loader = Loader::new(
+        ds.clone(),
+        Arc::new(SimclrView::fashion_mnist(28)),
+        LoaderConfig { batch_size: 8, views: 2, seed: 3, drop_last: false, ..Default::default() },
+    )
+    .unwrap();
+    let mut seen: Vec<usize> = loader.epoch(0).flat_map(|b| b.unwrap().indices).collect();
+    assert_ne!(seen, (0..50).collect::<Vec<_>>(), "epoch order is shuffled");
+    seen.sort();
+    assert_eq!(seen, (0..50).collect::<Vec<_>>());
+    assert_ne!(loader.order(0), loader.order(1));
+    assert_eq!(loader.batches_per_epoch(), 7);
+    let labels = loader.epoch(0).next().unwrap().unwrap().labels.unwrap();
+    assert_eq!(labels.len(), 8);
+    assert_eq!(ds.len(), 50);
+}
+
+#[test]
+fn loader_rejects_bad_configs() {
+    let ds = Arc::new(toy(5));
+    let view = Arc::new(SimclrView::fashion_mnist(28));
+    for cfg in [
+        LoaderConfig { views: 0, ..Default::default() },
+        LoaderConfig { views: 65, ..Default::default() },
+        LoaderConfig { batch_size: 0, ..Default::default() },
+        LoaderConfig { batch_size: 6, ..Default::default() },
+    ] {
+        let err = Loader::new(ds.clone(), view.clone(), cfg).err().expect("must be rejected");
+        assert!(err.to_string().contains("invalid parameter"), "{err}");
+    }
+}
+
+#[test]
+fn dropping_an_epoch_early_stops_the_worker() {
+    let ds = Arc::new(toy(64));
+    let loader = Loader::new(ds, Arc::new(SimclrView::fashion_mnist(28)), LoaderConfig { batch_size: 4, ..Default::default() }).unwrap();
+    let mut it = loader.epoch(0);
+    assert!(it.next().is_some());
+    drop(it); // must not hang
+}

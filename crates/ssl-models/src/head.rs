@@ -1,0 +1,82 @@
+//! Projector and predictor heads: an MLP of n linear layers with optional BatchNorm and ReLU
+//! between them (SimCLR v1: 2 layers; v2: 3 layers; Barlow Twins: 3 × 8192; MMCR 2048→512→128).
+
+use tch::nn::{self, Init, ModuleT};
+use tch::Tensor;
+
+/// Shape of an MLP head.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpConfig {
+    /// Layer widths including input and output: `[in, hidden…, out]` (at least 2 entries).
+    pub dims: Vec<i64>,
+    /// BatchNorm after each hidden linear layer.
+    #[serde(default)]
+    pub batch_norm: bool,
+}
+
+impl MlpConfig {
+    /// SimCLR v1's head: Linear → ReLU → Linear, no BatchNorm.
+    pub fn simclr_v1(input: i64, hidden: i64, output: i64) -> Self {
+        MlpConfig { dims: vec![input, hidden, output], batch_norm: false }
+    }
+}
+
+/// An MLP: Linear (→ BN) → ReLU … → Linear. Variables are named like a torch `Sequential`
+/// (`0.weight`, `1.weight` for BN, …).
+#[derive(Debug)]
+pub struct Mlp {
+    layers: Vec<(nn::Linear, Option<nn::BatchNorm>)>,
+}
+
+/// torch.nn.Linear's default init: weight and bias uniform in ±1/√fan_in.
+fn linear(p: &nn::Path, i: i64, o: i64, bias: bool) -> nn::Linear {
+    let bound = 1.0 / (i as f64).sqrt();
+    let u = Init::Uniform { lo: -bound, up: bound };
+    nn::linear(p, i, o, nn::LinearConfig { ws_init: u, bs_init: bias.then_some(u), bias })
+}
+
+impl Mlp {
+    /// Builds the head's variables under `p`.
+    pub fn new(p: &nn::Path, cfg: &MlpConfig) -> Self {
+        let n = cfg.dims.len().saturating_sub(1);
+        let mut layers = Vec::with_capacity(n);
+        let mut idx = 0;
+        for (l, w) in cfg.dims.windows(2).enumerate() {
+            let hidden = l + 1 < n;
+            let lin = linear(&(p / idx.to_string()), w[0], w[1], !(hidden && cfg.batch_norm));
+            idx += 1;
+            let norm = (hidden && cfg.batch_norm).then(|| {
+                let bn = nn::batch_norm1d(
+                    &(p / idx.to_string()),
+                    w[1],
+                    nn::BatchNormConfig { ws_init: Init::Const(1.0), bs_init: Init::Const(0.0), ..Default::default() },
+                );
+                idx += 1;
+                bn
+            });
+            if hidden {
+                idx += 1; // the ReLU's slot in a torch Sequential
+            }
+            layers.push((lin, norm));
+        }
+        Mlp { layers }
+    }
+}
+
+impl ModuleT for Mlp {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut h = x.shallow_clone();
+        let last = self.layers.len().saturating_sub(1);
+        for (i, (lin, norm)) in self.layers.iter().enumerate() {
+            h = h.apply(lin);
+            if let Some(bn) = norm {
+                h = h.apply_t(bn, train);
+            }
+            if i < last {
+                h = h.relu();
+            }
+        }
+        h
+    }
+}

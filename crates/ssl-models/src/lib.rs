@@ -1,0 +1,31 @@
+//! # ssl-models
+//!
+//! Encoders and heads for self-supervised learning on libtorch (`tch`):
+//!
+//! * [`resnet`]: ResNet-18/34/50 with the ImageNet stem (7×7/2 conv + max-pool) or the CIFAR stem
+//!   (3×3/1 conv, no max-pool), any number of input channels, a width multiplier, torchvision's
+//!   initialisation (BN weight 1, bias 0; Kaiming-normal fan-out convs) and torchvision's
+//!   parameter names (`conv1.weight`, `layer1.0.bn1.running_mean`, …).
+//! * [`head`]: projector / predictor MLPs (SimCLR v1's 2-layer head, v2's 3-layer, …).
+//! * [`device`]: picks CUDA when present.
+//!
+//! ```no_run
+//! use ssl_models::{resnet::{ResNet, ResNetConfig}, head::{Mlp, MlpConfig}};
+//! use tch::{nn, nn::ModuleT, Device, Kind, Tensor};
+//!
+//! let vs = nn::VarStore::new(Device::Cpu);
+//! let cfg = ResNetConfig { width: 16, in_channels: 1, ..ResNetConfig::resnet18_cifar() };
+//! let encoder = ResNet::new(&(vs.root() / "backbone"), &cfg);
+//! let head = Mlp::new(&(vs.root() / "projector"), &MlpConfig::simclr_v1(encoder.out_dim(), 512, 128));
+//! let x = Tensor::randn([8, 1, 28, 28], (Kind::Float, Device::Cpu));
+//! let z = head.forward_t(&encoder.forward_t(&x, true), true);
+//! assert_eq!(z.size(), vec![8, 128]);
+//! ```
+
+pub mod device;
+pub mod head;
+pub mod resnet;
+
+pub use device::{pick_device, DeviceChoice};
+pub use head::{Mlp, MlpConfig};
+pub use resnet::{ResNet, ResNetConfig, Stem};

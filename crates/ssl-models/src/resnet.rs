@@ -1,0 +1,189 @@
+//! ResNet encoders (He et al. 2016) with torchvision's layout, names and initialisation, and the
+//! CIFAR stem used by SimCLR for small images (Chen et al. 2020, appendix B.9: 3×3 stride-1 first
+//! convolution, no max-pool).
+
+use tch::nn::{self, ConvConfig, Init, ModuleT};
+use tch::Tensor;
+
+/// The first layers of the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stem {
+    /// 7×7 stride-2 convolution then 3×3 stride-2 max-pool (ImageNet-size inputs).
+    Imagenet,
+    /// 3×3 stride-1 convolution, no max-pool (CIFAR / Fashion-MNIST-size inputs).
+    Cifar,
+}
+
+/// Which residual block and how many per stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Depth {
+    /// BasicBlock ×[2, 2, 2, 2].
+    #[serde(rename = "18")]
+    R18,
+    /// BasicBlock ×[3, 4, 6, 3].
+    #[serde(rename = "34")]
+    R34,
+    /// Bottleneck ×[3, 4, 6, 3].
+    #[serde(rename = "50")]
+    R50,
+}
+
+impl Depth {
+    fn blocks(self) -> [usize; 4] {
+        match self {
+            Depth::R18 => [2, 2, 2, 2],
+            Depth::R34 | Depth::R50 => [3, 4, 6, 3],
+        }
+    }
+    fn expansion(self) -> i64 {
+        match self {
+            Depth::R50 => 4,
+            _ => 1,
+        }
+    }
+}
+
+/// Shape of a ResNet encoder.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResNetConfig {
+    /// 18, 34 or 50.
+    pub depth: Depth,
+    /// ImageNet or CIFAR stem.
+    pub stem: Stem,
+    /// Input channels (1 for Fashion-MNIST, 3 for RGB, 1–3 for colour-split views).
+    pub in_channels: i64,
+    /// Channels of the first stage (torchvision: 64); stages have width × [1, 2, 4, 8].
+    pub width: i64,
+    /// Initialise the last BN of each residual block to zero (Goyal et al. 2017).
+    #[serde(default)]
+    pub zero_init_residual: bool,
+}
+
+impl ResNetConfig {
+    /// ResNet-18 with the CIFAR stem, 3 input channels, width 64.
+    pub fn resnet18_cifar() -> Self {
+        ResNetConfig { depth: Depth::R18, stem: Stem::Cifar, in_channels: 3, width: 64, zero_init_residual: false }
+    }
+}
+
+/// torchvision's conv init: Kaiming normal, fan-out, ReLU gain: N(0, 2 / (out · k²)).
+fn conv(p: &nn::Path, cin: i64, cout: i64, k: i64, stride: i64, padding: i64) -> nn::Conv2D {
+    let std = (2.0 / (cout * k * k) as f64).sqrt();
+    let cfg = ConvConfig { stride, padding, bias: false, ws_init: Init::Randn { mean: 0.0, stdev: std }, ..Default::default() };
+    nn::conv2d(p, cin, cout, k, cfg)
+}
+
+/// BatchNorm initialised as torchvision (weight 1, bias 0), not tch's uniform default.
+fn bn(p: &nn::Path, c: i64, zero: bool) -> nn::BatchNorm {
+    let cfg = nn::BatchNormConfig {
+        ws_init: Init::Const(if zero { 0.0 } else { 1.0 }),
+        bs_init: Init::Const(0.0),
+        ..Default::default()
+    };
+    nn::batch_norm2d(p, c, cfg)
+}
+
+/// One residual block (basic or bottleneck) with its optional downsample branch.
+#[derive(Debug)]
+struct Block {
+    convs: Vec<nn::Conv2D>,
+    bns: Vec<nn::BatchNorm>,
+    downsample: Option<(nn::Conv2D, nn::BatchNorm)>,
+}
+
+impl Block {
+    fn new(p: &nn::Path, depth: Depth, cin: i64, planes: i64, stride: i64, zero_init: bool) -> Self {
+        let exp = depth.expansion();
+        let cout = planes * exp;
+        let (convs, bns) = if exp == 1 {
+            (
+                vec![conv(&(p / "conv1"), cin, planes, 3, stride, 1), conv(&(p / "conv2"), planes, planes, 3, 1, 1)],
+                vec![bn(&(p / "bn1"), planes, false), bn(&(p / "bn2"), planes, zero_init)],
+            )
+        } else {
+            (
+                vec![
+                    conv(&(p / "conv1"), cin, planes, 1, 1, 0),
+                    conv(&(p / "conv2"), planes, planes, 3, stride, 1),
+                    conv(&(p / "conv3"), planes, cout, 1, 1, 0),
+                ],
+                vec![bn(&(p / "bn1"), planes, false), bn(&(p / "bn2"), planes, false), bn(&(p / "bn3"), cout, zero_init)],
+            )
+        };
+        let downsample = (stride != 1 || cin != cout)
+            .then(|| (conv(&(p / "downsample" / "0"), cin, cout, 1, stride, 0), bn(&(p / "downsample" / "1"), cout, false)));
+        Block { convs, bns, downsample }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut h = x.shallow_clone();
+        let last = self.convs.len() - 1;
+        for (i, (c, b)) in self.convs.iter().zip(&self.bns).enumerate() {
+            h = h.apply(c).apply_t(b, train);
+            if i < last {
+                h = h.relu();
+            }
+        }
+        let identity = match &self.downsample {
+            Some((c, b)) => x.apply(c).apply_t(b, train),
+            None => x.shallow_clone(),
+        };
+        (h + identity).relu()
+    }
+}
+
+/// A ResNet backbone: image batch `[B, C, H, W]` in, representation `[B, out_dim]` out
+/// (after global average pooling; no classifier).
+#[derive(Debug)]
+pub struct ResNet {
+    conv1: nn::Conv2D,
+    bn1: nn::BatchNorm,
+    stem: Stem,
+    blocks: Vec<Block>,
+    out_dim: i64,
+}
+
+impl ResNet {
+    /// Builds the encoder's variables under `p` with torchvision's names.
+    pub fn new(p: &nn::Path, cfg: &ResNetConfig) -> Self {
+        let w = cfg.width;
+        let conv1 = match cfg.stem {
+            Stem::Imagenet => conv(&(p / "conv1"), cfg.in_channels, w, 7, 2, 3),
+            Stem::Cifar => conv(&(p / "conv1"), cfg.in_channels, w, 3, 1, 1),
+        };
+        let bn1 = bn(&(p / "bn1"), w, false);
+        let mut blocks = Vec::new();
+        let mut cin = w;
+        for (stage, &n) in cfg.depth.blocks().iter().enumerate() {
+            let planes = w << stage;
+            let lp = p / format!("layer{}", stage + 1);
+            for i in 0..n {
+                let stride = if i == 0 && stage > 0 { 2 } else { 1 };
+                blocks.push(Block::new(&(&lp / i.to_string()), cfg.depth, cin, planes, stride, cfg.zero_init_residual));
+                cin = planes * cfg.depth.expansion();
+            }
+        }
+        ResNet { conv1, bn1, stem: cfg.stem, blocks, out_dim: cin }
+    }
+
+    /// Dimension of the representation (width × 8 × expansion).
+    pub fn out_dim(&self) -> i64 {
+        self.out_dim
+    }
+}
+
+impl ModuleT for ResNet {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut h = x.apply(&self.conv1).apply_t(&self.bn1, train).relu();
+        if self.stem == Stem::Imagenet {
+            h = h.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        }
+        for b in &self.blocks {
+            h = b.forward(&h, train);
+        }
+        h.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+    }
+}

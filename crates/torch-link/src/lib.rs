@@ -1,0 +1,60 @@
+//! # torch-link
+//!
+//! A build-script helper for the crates of this workspace that link libtorch through `tch`.
+//!
+//! By default the linker's `--as-needed` drops `libtorch_cuda.so` from binaries (nothing in Rust
+//! refers to it directly), and CUDA is then reported unavailable on a GPU machine (tch-rs issues
+//! #907, #980, #984). [`emit`] asks the linker to keep `libtorch` (which pulls in
+//! `libtorch_cuda`) and adds an rpath to torch's `lib/` so binaries and tests run without
+//! `LD_LIBRARY_PATH`. The same binary still runs on a CPU-only machine. It also sets
+//! `SSL_TORCH_VERSION` (read from torch's `version.py`) for `env!` in the crate being built.
+//!
+//! ```no_run
+//! // build.rs of a crate that depends on `torch-sys` directly
+//! fn main() {
+//!     torch_link::emit();
+//! }
+//! ```
+//!
+//! `DEP_TCH_LIBTORCH_LIB` is only visible to the build script of a crate that depends on
+//! `torch-sys` directly, so such crates list `torch-sys` beside `tch`.
+
+use std::env;
+use std::path::PathBuf;
+
+/// Finds torch's `lib/` folder: `DEP_TCH_LIBTORCH_LIB` (set by torch-sys), else `$LIBTORCH/lib`.
+pub fn libtorch_lib_dir() -> Option<PathBuf> {
+    if let Ok(dir) = env::var("DEP_TCH_LIBTORCH_LIB") {
+        return Some(PathBuf::from(dir));
+    }
+    env::var("LIBTORCH").ok().map(|root| PathBuf::from(root).join("lib"))
+}
+
+/// Emits the cargo link arguments: `--no-as-needed -ltorch` and an rpath to torch's `lib/`.
+pub fn emit() {
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    let Some(lib) = libtorch_lib_dir() else {
+        println!(
+            "cargo:warning=torch-link: neither DEP_TCH_LIBTORCH_LIB nor LIBTORCH is set; \
+             libtorch_cuda may be dropped by the linker"
+        );
+        return;
+    };
+    println!("cargo:rustc-link-search=native={}", lib.display());
+    println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+    println!("cargo:rustc-link-arg=-ltorch");
+    println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    if let Some(version) = torch_version(&lib) {
+        println!("cargo:rustc-env=SSL_TORCH_VERSION={version}");
+    }
+}
+
+/// Reads PyTorch's version (`2.11.0+cu130`) from `version.py` beside torch's `lib/` folder.
+pub fn torch_version(lib: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(lib.parent()?.join("version.py")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("__version__ = "))
+        .map(|v| v.trim().trim_matches('\'').trim_matches('"').to_string())
+}

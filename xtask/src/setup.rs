@@ -1,0 +1,173 @@
+//! Set-up steps: each checks first, prints what it does, and says what to do when it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::run;
+
+/// The PyTorch version tch 0.24 is built against.
+pub const TORCH_VERSION: &str = "2.11.0";
+/// Where PyTorch is installed, relative to the workspace root (named in `.cargo/config.toml`).
+pub const TORCH_DIR: &str = ".deps/torch-2.11.0";
+/// The idx files of Fashion-MNIST.
+pub const FASHION_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+];
+
+/// Runs every step in order.
+pub fn run_all(root: &Path) -> Result<(), String> {
+    ensure_torch(root)?;
+    ensure_openblas()?;
+    ensure_fashion_mnist(root)?;
+    Ok(())
+}
+
+fn step(msg: &str) {
+    eprintln!("[setup] {msg}");
+}
+
+/// PyTorch 2.11.0 from PyPI into `.deps/torch-2.11.0` (via a `.partial` folder, renamed when complete).
+fn ensure_torch(root: &Path) -> Result<(), String> {
+    let dir = root.join(TORCH_DIR);
+    let version_py = dir.join("torch/version.py");
+    if dir.join("torch/lib/libtorch.so").exists() {
+        let text = std::fs::read_to_string(&version_py).unwrap_or_default();
+        if text.contains(&format!("__version__ = '{TORCH_VERSION}")) {
+            step(&format!("libtorch {TORCH_VERSION}: present in {TORCH_DIR}"));
+            return Ok(());
+        }
+        return Err(format!(
+            "{} holds a torch that is not {TORCH_VERSION}; remove the folder and run again",
+            dir.display()
+        ));
+    }
+    let python = find_python().ok_or_else(|| {
+        "libtorch: no python3 found; install Python 3 with pip (apt-get install python3-pip), then run again".to_string()
+    })?;
+    let partial = root.join(format!("{TORCH_DIR}.partial"));
+    if partial.exists() {
+        step(&format!("libtorch: removing the unfinished install {}", partial.display()));
+        std::fs::remove_dir_all(&partial).map_err(|e| format!("cannot remove {}: {e}", partial.display()))?;
+    }
+    step(&format!(
+        "libtorch: installing torch=={TORCH_VERSION} (with its CUDA libraries, ~4.7 GB) from PyPI into {TORCH_DIR} ..."
+    ));
+    let mut cmd = Command::new(&python);
+    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--target"])
+        .arg(&partial)
+        .arg(format!("torch=={TORCH_VERSION}"))
+        .arg("numpy");
+    run("pip install torch", cmd).map_err(|e| {
+        format!("{e}\n  libtorch could not be installed: check that PyPI is reachable and the disk has ~6 GB free, then run again")
+    })?;
+    std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dir.display()))?;
+    step(&format!("libtorch: installed in {TORCH_DIR}"));
+    Ok(())
+}
+
+fn find_python() -> Option<String> {
+    ["python3", "python"].into_iter().find(|p| {
+        Command::new(p).args(["-m", "pip", "--version"]).output().map(|o| o.status.success()).unwrap_or(false)
+    }).map(str::to_string)
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+fn dpkg_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn apt(args: &[&str]) -> Result<(), String> {
+    let mut cmd = Command::new("apt-get");
+    cmd.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+    run(&format!("apt-get {}", args.join(" ")), cmd)
+}
+
+/// Debian's `libopenblas-dev`: LAPACK for ndarray-linalg.
+fn ensure_openblas() -> Result<(), String> {
+    if dpkg_installed("libopenblas-dev") {
+        step("OpenBLAS: libopenblas-dev present");
+        return Ok(());
+    }
+    if !is_root() {
+        return Err("OpenBLAS: libopenblas-dev is missing and this is not root; run\n  \
+             sudo apt-get update && sudo apt-get install -y libopenblas-dev\nthen run again"
+            .into());
+    }
+    step("OpenBLAS: installing libopenblas-dev with apt-get ...");
+    apt(&["update", "-q"])?;
+    apt(&["install", "-y", "-q", "libopenblas-dev"]).map_err(|e| format!("{e}\n  OpenBLAS could not be installed"))?;
+    Ok(())
+}
+
+/// The real Fashion-MNIST idx files into `data/fashion-mnist`, from Debian's
+/// `dataset-fashion-mnist` (`apt-get download` + `dpkg -x`, no root needed).
+fn ensure_fashion_mnist(root: &Path) -> Result<(), String> {
+    let dest = root.join("data/fashion-mnist");
+    if FASHION_FILES.iter().all(|f| dest.join(f).exists()) {
+        step("Fashion-MNIST: present in data/fashion-mnist");
+        return Ok(());
+    }
+    let system = Path::new("/usr/share/datasets/fashion-mnist");
+    let source: PathBuf = if FASHION_FILES.iter().all(|f| system.join(f).exists()) {
+        step("Fashion-MNIST: copying from the installed Debian package");
+        system.to_path_buf()
+    } else {
+        download_fashion_mnist(root)?
+    };
+    std::fs::create_dir_all(&dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+    for f in FASHION_FILES {
+        let tmp = dest.join(format!("{f}.partial"));
+        std::fs::copy(source.join(f), &tmp).map_err(|e| format!("cannot copy {f}: {e}"))?;
+        std::fs::rename(&tmp, dest.join(f)).map_err(|e| format!("cannot move {f} into place: {e}"))?;
+    }
+    let _ = std::fs::remove_dir_all(root.join("data/.download"));
+    step("Fashion-MNIST: 60,000 train + 10,000 test images in data/fashion-mnist");
+    Ok(())
+}
+
+fn download_fashion_mnist(root: &Path) -> Result<PathBuf, String> {
+    let work = root.join("data/.download");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    step("Fashion-MNIST: apt-get download dataset-fashion-mnist ...");
+    let download = || {
+        let mut cmd = Command::new("apt-get");
+        cmd.current_dir(&work).args(["download", "-q", "dataset-fashion-mnist"]);
+        run("apt-get download dataset-fashion-mnist", cmd)
+    };
+    if download().is_err() {
+        if !is_root() {
+            return Err("Fashion-MNIST: `apt-get download dataset-fashion-mnist` failed; the package lists may be \
+                 missing: run `sudo apt-get update`, then run again"
+                .into());
+        }
+        step("Fashion-MNIST: refreshing the package lists (apt-get update) and retrying");
+        apt(&["update", "-q"])?;
+        download()?;
+    }
+    let deb = std::fs::read_dir(&work)
+        .map_err(|e| format!("cannot list {}: {e}", work.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .ok_or("Fashion-MNIST: apt-get download produced no .deb file")?;
+    let extract = work.join("x");
+    let mut cmd = Command::new("dpkg");
+    cmd.arg("-x").arg(&deb).arg(&extract);
+    run("dpkg -x", cmd)?;
+    let found = extract.join("usr/share/datasets/fashion-mnist");
+    if !FASHION_FILES.iter().all(|f| found.join(f).exists()) {
+        return Err(format!("Fashion-MNIST: the package did not contain the expected files under {}", found.display()));
+    }
+    Ok(found)
+}
