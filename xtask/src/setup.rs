@@ -143,6 +143,10 @@ fn download_fashion_mnist(root: &Path) -> Result<PathBuf, String> {
     let download = || {
         let mut cmd = Command::new("apt-get");
         cmd.current_dir(&work).args(["download", "-q", "dataset-fashion-mnist"]);
+        if is_root() {
+            // apt's sandbox user cannot write into a root-owned project folder; download as root.
+            cmd.args(["-o", "APT::Sandbox::User=root"]);
+        }
         run("apt-get download dataset-fashion-mnist", cmd)
     };
     if download().is_err() {

@@ -1,1 +1,108 @@
-fn main() {}
+//! The runner's command line (normally reached through `cargo xtask <task>`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ssl_models::DeviceChoice;
+use ssl_train::config::{Config, Source, DEFAULT_RECIPE, RECIPES};
+use ssl_train::train::{train, RunOptions};
+
+#[derive(Parser)]
+#[command(name = "ssl-train", about = "Self-supervised training, evaluation and diagnosis")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train a recipe (default: SimCLR on Fashion-MNIST) and evaluate it.
+    Train {
+        /// A shipped recipe by name (see `recipes`).
+        #[arg(long, conflicts_with = "config")]
+        recipe: Option<String>,
+        /// A recipe file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// cpu, cuda or auto (overrides the recipe's `device`).
+        #[arg(long)]
+        device: Option<DeviceChoice>,
+        /// Run folder name under --runs-dir (default: <recipe>-<date>-<time>).
+        #[arg(long)]
+        name: Option<String>,
+        /// Parent folder of run folders.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        /// Override a recipe key, e.g. --set optimizer.lr=0.3 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Print the resolved config and exit.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print torch version, CUDA devices, BLAS and datasets.
+    Doctor {
+        /// Data folder.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// List the shipped recipes.
+    Recipes,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Cmd::Train { recipe, config, device, name, runs_dir, mut overrides, dry_run } => {
+            let src = match config {
+                Some(p) => Source::File(p),
+                None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
+            };
+            if let Some(d) = device {
+                overrides.push(format!("device=\"{}\"", format!("{d:?}").to_lowercase()));
+            }
+            let cfg = Config::load(&src, &overrides)?;
+            println!("# config ({src}{})\n{}", if overrides.is_empty() { String::new() } else { format!(" with --set {}", overrides.join(" ")) }, cfg.to_toml());
+            if dry_run {
+                return Ok(());
+            }
+            let opts = RunOptions { runs_root: runs_dir, name, command: std::env::args().collect::<Vec<_>>().join(" "), ..Default::default() };
+            let s = train(&cfg, &opts)?;
+            println!("\n{}", s.eval.table(cfg.optimizer.epochs));
+            let r = &s.eval.spectrum;
+            println!(
+                "test embeddings: participation ratio {:.2}, alpha {:.3} (ranks {}-{}, R² {:.3}), RankMe {:.2}",
+                r.participation_ratio, r.alpha, r.alpha_fit_ranks[0], r.alpha_fit_ranks[1], r.alpha_r2, r.rankme
+            );
+            println!("run folder: {} (wall time {:.1} min)", s.dir.display(), s.wall_seconds / 60.0);
+            if s.eval.knn_trained <= s.eval.knn_pixels.max(s.eval.knn_init) {
+                println!("note: the trained encoder does not beat both baselines with this budget");
+            }
+            Ok(())
+        }
+        Cmd::Doctor { data_dir } => {
+            for line in ssl_train::doctor::report(&data_dir) {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Cmd::Recipes => {
+            for (name, text) in RECIPES {
+                let first = text.lines().next().unwrap_or("").trim_start_matches("# ");
+                println!("{name:<20} {first}");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The end-of-run evaluation: weighted cosine kNN of the trained encoder, the same encoder at
+//! initialisation and raw pixels, all computed the same way; the spectral report; the plot.
+
+use anyhow::Result;
+use serde_json::json;
+use ssl_analysis::knn::{knn_accuracy, KnnConfig};
+use ssl_analysis::plot::{spectrum_png, SpectrumSeries};
+use ssl_analysis::report::{SpectrumOptions, SpectrumReport};
+use ssl_data::{Dataset, InMemoryDataset, PlainView};
+use tch::Device;
+
+use crate::config::Config;
+use crate::model::{embed, raw_pixels, Network};
+use crate::run_dir::RunDir;
+
+/// The numbers of the final evaluation.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// kNN accuracy of the trained backbone.
+    pub knn_trained: f64,
+    /// kNN accuracy of the backbone at initialisation.
+    pub knn_init: f64,
+    /// kNN accuracy of raw pixels.
+    pub knn_pixels: f64,
+    /// Representation dimension.
+    pub dim: usize,
+    /// Pixel dimension.
+    pub pixel_dim: usize,
+    /// kNN parameters.
+    pub knn: KnnConfig,
+    /// Bank and query sizes.
+    pub bank: usize,
+    /// Number of queries.
+    pub queries: usize,
+    /// Spectral report of the trained test embeddings.
+    pub spectrum: SpectrumReport,
+}
+
+impl Evaluation {
+    /// The side-by-side kNN table printed at the end of a run.
+    pub fn table(&self, epochs: usize) -> String {
+        let mut s = format!(
+            "kNN accuracy on the test set (weighted cosine, k = {}, T = {}, bank = {} train images, queries = {} test images)\n",
+            self.knn.k, self.knn.temperature, self.bank, self.queries
+        );
+        s += &format!("  {:<28} {:>6} {:>9}\n", "features", "dim", "accuracy");
+        s += &format!("  {:<28} {:>6} {:>9.4}\n", format!("trained encoder ({epochs} epochs)"), self.dim, self.knn_trained);
+        s += &format!("  {:<28} {:>6} {:>9.4}\n", "same encoder at init", self.dim, self.knn_init);
+        s += &format!("  {:<28} {:>6} {:>9.4}\n", "raw pixels", self.pixel_dim, self.knn_pixels);
+        s
+    }
+}
+
+/// Embeds, runs the three kNN probes and the spectral report, writes the run's outputs.
+pub fn evaluate(
+    cfg: &Config,
+    net: &Network,
+    init: &Network,
+    train: &InMemoryDataset,
+    test: &InMemoryDataset,
+    device: Device,
+    run: &RunDir,
+) -> Result<Evaluation> {
+    let view = PlainView { mean: cfg.views.mean.clone(), std: cfg.views.std.clone() };
+    let knn = KnnConfig { k: cfg.eval.knn_k, temperature: cfg.eval.knn_temperature };
+    let train_labels = train.labels().unwrap_or_default();
+    let test_labels = test.labels().unwrap_or_default();
+    let bs = cfg.eval.batch_size;
+
+    let tr = embed(&net.backbone, train, &view, bs, device)?;
+    let te = embed(&net.backbone, test, &view, bs, device)?;
+    let knn_trained = knn_accuracy(tr.view(), train_labels, te.view(), test_labels, knn)?;
+    drop(tr);
+    let tr0 = embed(&init.backbone, train, &view, bs, device)?;
+    let te0 = embed(&init.backbone, test, &view, bs, device)?;
+    let knn_init = knn_accuracy(tr0.view(), train_labels, te0.view(), test_labels, knn)?;
+    drop(tr0);
+    let (ptr, pte) = (raw_pixels(train), raw_pixels(test));
+    let knn_pixels = knn_accuracy(ptr.view(), train_labels, pte.view(), test_labels, knn)?;
+
+    run.write_atomic("embeddings.npy", |p| Ok(ssl_analysis::npy::write_matrix(p, &te)?))?;
+    run.write_atomic("labels.npy", |p| Ok(ssl_analysis::npy::write_labels(p, test_labels)?))?;
+
+    let spectrum = SpectrumReport::compute(te.view(), SpectrumOptions::default())?;
+    let spectrum0 = SpectrumReport::compute(te0.view(), SpectrumOptions::default())?;
+    let mut report = serde_json::to_value(&spectrum)?;
+    report["knn_accuracy"] = json!(knn_trained);
+    report["knn_accuracy_init"] = json!(knn_init);
+    report["knn_accuracy_raw_pixels"] = json!(knn_pixels);
+    report["knn"] = json!({"k": knn.k, "temperature": knn.temperature, "bank": train.len(), "queries": test.len(), "similarity": "cosine", "weights": "exp(s/T)"});
+    report["init"] = json!({"participation_ratio": spectrum0.participation_ratio, "alpha": spectrum0.alpha, "alpha_r2": spectrum0.alpha_r2, "rankme": spectrum0.rankme});
+    run.write_text("report.json", &serde_json::to_string_pretty(&report)?)?;
+    run.write_atomic("spectrum.png", |p| {
+        Ok(spectrum_png(
+            p,
+            &format!("{}: test-set backbone covariance spectrum", cfg.name),
+            &[
+                SpectrumSeries { label: "trained", eigenvalues: &spectrum.covariance_eigenvalues, fit: spectrum.fit },
+                SpectrumSeries { label: "at initialisation", eigenvalues: &spectrum0.covariance_eigenvalues, fit: None },
+            ],
+        )?)
+    })?;
+    Ok(Evaluation {
+        knn_trained,
+        knn_init,
+        knn_pixels,
+        dim: te.ncols(),
+        pixel_dim: pte.ncols(),
+        knn,
+        bank: train.len(),
+        queries: test.len(),
+        spectrum,
+    })
+}
