@@ -7,7 +7,7 @@ use ndarray::{s, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::error::AnalysisError;
-use crate::spectrum::{check_embeddings, l2_normalize_rows};
+use crate::spectrum::{check_matrix, l2_normalize_rows};
 
 /// Parameters of the kNN probe.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -31,8 +31,8 @@ pub fn knn_predict(
     queries: ArrayView2<f32>,
     cfg: KnnConfig,
 ) -> Result<Vec<u32>, AnalysisError> {
-    check_embeddings(bank, "kNN bank")?;
-    check_embeddings(queries, "kNN queries")?;
+    check_matrix(bank, "kNN bank", 1)?;
+    check_matrix(queries, "kNN queries", 1)?;
     if bank.nrows() != bank_labels.len() {
         return Err(AnalysisError::Shape(format!("kNN bank has {} rows but {} labels", bank.nrows(), bank_labels.len())));
     }

@@ -51,6 +51,7 @@ pub fn spectrum_png(path: impl AsRef<Path>, title: &str, series: &[SpectrumSerie
         .configure_mesh()
         .x_desc("rank")
         .y_desc("log10 eigenvalue")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| err(&e))?;

@@ -18,9 +18,14 @@ use crate::error::AnalysisError;
 
 /// Checks that X has at least 2 rows, 1 column, and only finite values.
 pub fn check_embeddings(x: ArrayView2<f32>, what: &str) -> Result<(), AnalysisError> {
+    check_matrix(x, what, 2)
+}
+
+/// Checks that X has at least `min_rows` rows, 1 column, and only finite values.
+pub fn check_matrix(x: ArrayView2<f32>, what: &str, min_rows: usize) -> Result<(), AnalysisError> {
     let (n, d) = x.dim();
-    if n < 2 || d < 1 {
-        return Err(AnalysisError::Shape(format!("{what}: need at least 2 rows and 1 column, got {n} × {d}")));
+    if n < min_rows || d < 1 {
+        return Err(AnalysisError::Shape(format!("{what}: need at least {min_rows} rows and 1 column, got {n} × {d}")));
     }
     if let Some((i, _)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(AnalysisError::NonFinite { what: what.to_string(), row: i / d, col: i % d });

@@ -34,7 +34,7 @@ fn main() {
         let xe = Tensor::randn([1024, 1, side, side], (Kind::Float, Device::Cpu));
         let t = Instant::now();
         for _ in 0..3 {
-            tch::no_grad(|| enc.forward_t(&xe, false));
+            let _ = tch::no_grad(|| enc.forward_t(&xe, false));
         }
         let inf = t.elapsed().as_secs_f64() / 3.0;
         println!(

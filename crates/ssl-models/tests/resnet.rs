@@ -1,0 +1,100 @@
+//! ResNet encoders: torchvision's parameter counts and names, output shapes, initialisation.
+
+use ssl_models::resnet::Depth;
+use ssl_models::{Mlp, MlpConfig, ResNet, ResNetConfig, Stem};
+use tch::nn::{self, ModuleT};
+use tch::{Device, Kind, Tensor};
+
+fn trainable(vs: &nn::VarStore) -> i64 {
+    vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+}
+
+/// torchvision's totals include the 1000-way fc layer, which an encoder does not have.
+fn fc(dim: i64) -> i64 {
+    dim * 1000 + 1000
+}
+
+#[test]
+fn parameter_counts_equal_torchvision() {
+    for (depth, total, dim) in [(Depth::R18, 11_689_512i64, 512i64), (Depth::R34, 21_797_672, 512), (Depth::R50, 25_557_032, 2048)] {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = ResNetConfig { depth, stem: Stem::Imagenet, in_channels: 3, width: 64, zero_init_residual: false };
+        let net = ResNet::new(&vs.root(), &cfg);
+        assert_eq!(net.out_dim(), dim);
+        assert_eq!(trainable(&vs) + fc(dim), total, "{depth:?}");
+    }
+    // The CIFAR stem swaps the 7x7x3x64 conv for a 3x3x3x64 one.
+    let vs = nn::VarStore::new(Device::Cpu);
+    ResNet::new(&vs.root(), &ResNetConfig::resnet18_cifar());
+    assert_eq!(trainable(&vs) + fc(512), 11_689_512 - 7 * 7 * 3 * 64 + 3 * 3 * 3 * 64);
+}
+
+#[test]
+fn names_follow_torchvision() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    ResNet::new(&vs.root(), &ResNetConfig::resnet18_cifar());
+    let names = vs.variables();
+    for n in [
+        "conv1.weight",
+        "bn1.weight",
+        "bn1.bias",
+        "bn1.running_mean",
+        "bn1.running_var",
+        "layer1.0.conv1.weight",
+        "layer1.0.bn1.running_mean",
+        "layer2.0.downsample.0.weight",
+        "layer2.0.downsample.1.running_var",
+        "layer4.1.conv2.weight",
+        "layer4.1.bn2.bias",
+    ] {
+        assert!(names.contains_key(n), "missing {n}");
+    }
+    assert!(!names.contains_key("layer1.0.downsample.0.weight"));
+    assert!(!names.contains_key("conv1.bias"));
+}
+
+#[test]
+fn output_shapes_for_stems_widths_and_channels() {
+    for (stem, side) in [(Stem::Cifar, 28), (Stem::Cifar, 32), (Stem::Imagenet, 64)] {
+        for (depth, width, cin, dim) in [(Depth::R18, 16, 1, 128), (Depth::R34, 8, 2, 64), (Depth::R50, 8, 3, 256)] {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let net = ResNet::new(&vs.root(), &ResNetConfig { depth, stem, in_channels: cin, width, zero_init_residual: true });
+            let x = Tensor::randn([3, cin, side, side], (Kind::Float, Device::Cpu));
+            assert_eq!(net.forward_t(&x, true).size(), vec![3, dim]);
+            assert_eq!(net.forward_t(&x, false).size(), vec![3, dim]);
+        }
+    }
+}
+
+#[test]
+fn initialisation_is_torchvision_s() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    ResNet::new(&vs.root(), &ResNetConfig { width: 32, zero_init_residual: true, ..ResNetConfig::resnet18_cifar() });
+    let v = vs.variables();
+    assert_eq!(v["bn1.weight"].min().double_value(&[]), 1.0);
+    assert_eq!(v["bn1.weight"].max().double_value(&[]), 1.0);
+    assert_eq!(v["bn1.bias"].abs().max().double_value(&[]), 0.0);
+    // zero_init_residual: the last BN of each block starts at 0.
+    assert_eq!(v["layer3.1.bn2.weight"].abs().max().double_value(&[]), 0.0);
+    // Kaiming normal, fan-out: std = sqrt(2 / (out * k * k)) = sqrt(2 / (256 * 9)) for layer4 convs.
+    let w = &v["layer4.0.conv2.weight"];
+    let std = w.std(true).double_value(&[]);
+    let want = (2.0f64 / (256.0 * 9.0)).sqrt();
+    assert!((std / want - 1.0).abs() < 0.02, "{std} vs {want}");
+}
+
+#[test]
+fn mlp_head_shapes_and_names() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let head = Mlp::new(&(vs.root() / "projector"), &MlpConfig { dims: vec![64, 32, 32, 8], batch_norm: true });
+    let names = vs.variables();
+    // Like torch.nn.Sequential(Linear, BN, ReLU, Linear, BN, ReLU, Linear).
+    for n in ["projector.0.weight", "projector.1.weight", "projector.3.weight", "projector.4.running_mean", "projector.6.weight", "projector.6.bias"] {
+        assert!(names.contains_key(n), "missing {n}");
+    }
+    assert!(!names.contains_key("projector.0.bias"), "hidden linear layers before BN carry no bias");
+    let z = head.forward_t(&Tensor::randn([5, 64], (Kind::Float, Device::Cpu)), true);
+    assert_eq!(z.size(), vec![5, 8]);
+    // torch.nn.Linear init: |w| <= 1/sqrt(fan_in).
+    assert!(names["projector.6.weight"].abs().max().double_value(&[]) <= 1.0 / 32f64.sqrt() + 1e-7);
+}

@@ -1,0 +1,191 @@
+//! The runner end to end on a tiny generated idx dataset, and its answers to bad input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ssl_train::config::{Config, Source};
+use ssl_train::train::{train, RunOptions};
+
+/// Writes an idx file of unsigned bytes.
+fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
+    let mut out = vec![0u8, 0, 8, dims.len() as u8];
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&out).unwrap();
+    std::fs::write(path, gz.finish().unwrap()).unwrap();
+}
+
+/// A Fashion-MNIST-shaped toy: class c is a bright bar at row 2c + 4 on a noisy background.
+fn toy_dataset(dir: &Path, train: usize, test: usize) {
+    let make = |n: usize, salt: usize| {
+        let mut px = vec![0u8; n * 28 * 28];
+        let mut labels = vec![0u8; n];
+        for i in 0..n {
+            let c = (i * 7 + salt) % 10;
+            labels[i] = c as u8;
+            for y in 0..28 {
+                for x in 0..28 {
+                    let noise = ((i * 131 + y * 29 + x * 17 + salt) % 37) as u8;
+                    let bar = if y / 2 == c + 2 { 200 } else { 0 };
+                    px[i * 784 + y * 28 + x] = noise.saturating_add(bar);
+                }
+            }
+        }
+        (px, labels)
+    };
+    let (p, l) = make(train, 0);
+    write_idx(&dir.join("train-images-idx3-ubyte.gz"), &[train as u32, 28, 28], &p);
+    write_idx(&dir.join("train-labels-idx1-ubyte.gz"), &[train as u32], &l);
+    let (p, l) = make(test, 3);
+    write_idx(&dir.join("t10k-images-idx3-ubyte.gz"), &[test as u32, 28, 28], &p);
+    write_idx(&dir.join("t10k-labels-idx1-ubyte.gz"), &[test as u32], &l);
+}
+
+fn tiny_config(data: &Path) -> Config {
+    let overrides: Vec<String> = [
+        format!("data.root=\"{}\"", data.display()),
+        "device=\"cpu\"".into(),
+        "model.width=4".into(),
+        "model.projector=[32, 16]".into(),
+        "optimizer.batch_size=16".into(),
+        "optimizer.epochs=2".into(),
+        "optimizer.kind=\"adam\"".into(),
+        "optimizer.lr=0.001".into(),
+        "log.every_steps=1".into(),
+        "eval.knn_k=5".into(),
+        "eval.batch_size=50".into(),
+    ]
+    .to_vec();
+    Config::load(&Source::Recipe("simclr-fmnist".into()), &overrides).unwrap()
+}
+
+fn options(root: PathBuf, name: &str) -> RunOptions {
+    RunOptions { runs_root: root, name: Some(name.into()), command: "test".into(), progress: false }
+}
+
+#[test]
+fn a_tiny_run_writes_a_complete_run_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    toy_dataset(&data, 96, 40);
+    let cfg = tiny_config(&data);
+    let runs = tmp.path().join("runs");
+    let summary = train(&cfg, &options(runs.clone(), "tiny")).unwrap();
+    let dir = runs.join("tiny");
+    for f in ["config.toml", "run.json", "metrics.jsonl", "checkpoint.safetensors", "embeddings.npy", "labels.npy", "report.json", "spectrum.png"] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+    }
+    // The saved config reloads to the same config.
+    assert_eq!(ssl_train::config::read_saved(&dir.join("config.toml")).unwrap(), cfg);
+    // 96 images / 16 = 6 steps per epoch, 2 epochs: 12 step lines and 2 epoch lines.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.iter().filter(|l| l["kind"] == "step").count(), 12);
+    assert_eq!(lines.iter().filter(|l| l["kind"] == "epoch").count(), 2);
+    assert!(lines.iter().all(|l| l["loss"].as_f64().unwrap().is_finite()));
+    assert!(lines[0]["alignment"].is_number() && lines[0]["lr"].is_number() && lines[0]["images_per_s"].is_number());
+    // report.json holds every pinned key.
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    for k in [
+        "n", "dim", "covariance_eigenvalues", "normalized_covariance_eigenvalues", "participation_ratio", "alpha",
+        "alpha_fit_ranks", "alpha_r2", "rankme", "knn_accuracy", "knn_accuracy_init", "knn_accuracy_raw_pixels",
+    ] {
+        assert!(report.get(k).is_some(), "report.json lacks {k}");
+    }
+    assert_eq!(report["n"], 40);
+    assert_eq!(report["dim"], 32); // width 4 × 8
+    assert_eq!(report["covariance_eigenvalues"].as_array().unwrap().len(), 32);
+    assert!((report["knn_accuracy"].as_f64().unwrap() - summary.knn_trained).abs() < 1e-12);
+    // The embeddings read back with the labels they belong to.
+    let x = ssl_analysis::npy::read_matrix(dir.join("embeddings.npy")).unwrap();
+    assert_eq!(x.dim(), (40, 32));
+    assert_eq!(ssl_analysis::npy::read_labels(dir.join("labels.npy")).unwrap().len(), 40);
+    // numpy itself loads both (the numpy installed beside torch by `cargo xtask`).
+    let deps = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.deps/torch-2.11.0");
+    if deps.join("numpy").is_dir() {
+        let script = format!(
+            "import numpy as np; x = np.load(r'{}'); y = np.load(r'{}'); assert x.shape == (40, 32) and x.dtype == np.float32, x.shape; assert y.shape == (40,) and y.dtype == np.int64",
+            dir.join("embeddings.npy").display(),
+            dir.join("labels.npy").display()
+        );
+        let out = std::process::Command::new("python3").env("PYTHONPATH", &deps).args(["-c", &script]).output().unwrap();
+        assert!(out.status.success(), "numpy could not load the run's .npy files: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    // A second run into the same folder is refused and leaves the first untouched.
+    let before = std::fs::read(dir.join("report.json")).unwrap();
+    let err = train(&cfg, &options(runs.clone(), "tiny")).err().unwrap().to_string();
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read(dir.join("report.json")).unwrap(), before);
+}
+
+#[test]
+fn missing_or_truncated_dataset_is_a_clear_error_and_makes_no_run_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let runs = tmp.path().join("runs");
+    let err = format!("{:#}", train(&tiny_config(&data), &options(runs.clone(), "x")).err().unwrap());
+    assert!(err.contains("train-images-idx3-ubyte") && err.contains("cannot read"), "{err}");
+    toy_dataset(&data, 32, 8);
+    let path = data.join("train-images-idx3-ubyte.gz");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = format!("{:#}", train(&tiny_config(&data), &options(runs.clone(), "x")).err().unwrap());
+    assert!(err.contains("train-images-idx3-ubyte.gz") && err.contains("truncated"), "{err}");
+    assert!(!runs.join("x").exists());
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_name_the_field() {
+    let src = Source::Recipe("simclr-fmnist".into());
+    let err = Config::load(&src, &["optimizer.lrr=0.1".into()]).unwrap_err().to_string();
+    assert!(err.contains("lrr"), "{err}");
+    let err = Config::load(&src, &["optimizer.lr=\"fast\"".into()]).unwrap_err().to_string();
+    assert!(err.contains("lr") && err.contains("invalid type"), "{err}");
+    let err = Config::load(&src, &["views.count=1".into()]).unwrap_err();
+    assert!(format!("{err:#}").contains("views.count"), "{err:#}");
+    let err = Config::load(&src, &["views.flip_p=1.5".into()]).unwrap_err();
+    assert!(format!("{err:#}").contains("flip_p"), "{err:#}");
+    let err = Config::load(&Source::Recipe("nope".into()), &[]).unwrap_err().to_string();
+    assert!(err.contains("unknown recipe") && err.contains("simclr-fmnist"), "{err}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("mine.toml");
+    let text = ssl_train::config::RECIPES[0].1.replace("[eval]", "[eval]\nbogus = 3");
+    std::fs::write(&file, text).unwrap();
+    let err = Config::load(&Source::File(file.clone()), &[]).unwrap_err().to_string();
+    assert!(err.contains("mine.toml") && err.contains("bogus"), "{err}");
+    std::fs::write(&file, "name = [").unwrap();
+    let err = Config::load(&Source::File(file), &[]).unwrap_err().to_string();
+    assert!(err.contains("mine.toml") && err.contains("invalid TOML"), "{err}");
+}
+
+#[test]
+fn the_default_recipe_is_valid_and_complete() {
+    let cfg = Config::load(&Source::Recipe(ssl_train::config::DEFAULT_RECIPE.into()), &[]).unwrap();
+    assert_eq!(cfg.data.dataset, "fashion-mnist");
+    assert_eq!(cfg.model.stem, ssl_models::Stem::Cifar);
+    assert_eq!(cfg.objective.kind, "ntxent");
+    // Round trip through the resolved TOML written to run folders.
+    let again: Config = toml::from_str(&cfg.to_toml()).unwrap();
+    assert_eq!(again, cfg);
+}
+
+#[test]
+fn learning_rate_schedule_warms_up_then_decays() {
+    use ssl_train::train::lr_at;
+    assert!((lr_at(0, 100, 10, 1.0) - 0.1).abs() < 1e-12);
+    assert!((lr_at(9, 100, 10, 1.0) - 1.0).abs() < 1e-12);
+    assert!((lr_at(10, 100, 10, 1.0) - 1.0).abs() < 1e-12);
+    assert!((lr_at(55, 100, 10, 1.0) - 0.5).abs() < 1e-12);
+    assert!(lr_at(99, 100, 10, 1.0) < 0.001);
+    assert!((lr_at(0, 10, 0, 2.0) - 2.0).abs() < 1e-12);
+}
