@@ -71,24 +71,24 @@ pub struct ViewsConfig {
     /// Flip probability.
     pub flip_p: f64,
     /// Brightness jitter strength.
-    pub brightness: f32,
+    pub brightness: f64,
     /// Contrast jitter strength.
-    pub contrast: f32,
+    pub contrast: f64,
     /// Saturation jitter strength.
     #[serde(default)]
-    pub saturation: f32,
+    pub saturation: f64,
     /// Hue jitter strength.
     #[serde(default)]
-    pub hue: f32,
+    pub hue: f64,
     /// Jitter probability.
     pub jitter_p: f64,
     /// Grayscale probability.
     #[serde(default)]
     pub grayscale_p: f64,
     /// Normalisation mean per channel.
-    pub mean: Vec<f32>,
+    pub mean: Vec<f64>,
     /// Normalisation std per channel.
-    pub std: Vec<f32>,
+    pub std: Vec<f64>,
 }
 
 /// Encoder and projector.
@@ -267,15 +267,15 @@ impl Config {
             },
             flip_p: v.flip_p,
             jitter: ssl_data::augment::ColorJitter {
-                brightness: v.brightness,
-                contrast: v.contrast,
-                saturation: v.saturation,
-                hue: v.hue,
+                brightness: v.brightness as f32,
+                contrast: v.contrast as f32,
+                saturation: v.saturation as f32,
+                hue: v.hue as f32,
             },
             jitter_p: v.jitter_p,
             grayscale_p: v.grayscale_p,
-            mean: v.mean.clone(),
-            std: v.std.clone(),
+            mean: v.mean.iter().map(|&m| m as f32).collect(),
+            std: v.std.iter().map(|&s| s as f32).collect(),
         }
     }
 

@@ -61,7 +61,8 @@ pub fn evaluate(
     device: Device,
     run: &RunDir,
 ) -> Result<Evaluation> {
-    let view = PlainView { mean: cfg.views.mean.clone(), std: cfg.views.std.clone() };
+    let sv = cfg.view();
+    let view = PlainView { mean: sv.mean, std: sv.std };
     let knn = KnnConfig { k: cfg.eval.knn_k, temperature: cfg.eval.knn_temperature };
     let train_labels = train.labels().unwrap_or_default();
     let test_labels = test.labels().unwrap_or_default();

@@ -13,7 +13,7 @@ use ssl_data::{idx, Dataset, InMemoryDataset, Loader, LoaderConfig, Split};
 use ssl_models::pick_device;
 use ssl_objectives::{NtXent, Objective};
 use tch::nn::{self, OptimizerConfig as _};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use crate::config::Config;
 use crate::evaluate::{evaluate, Evaluation};
@@ -204,9 +204,4 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
     provenance["steps"] = json!(total);
     run.write_text("run.json", &serde_json::to_string_pretty(&provenance)?)?;
     Ok(RunSummary { dir: run.path().to_path_buf(), knn_trained: eval.knn_trained, eval, wall_seconds: wall })
-}
-
-/// Device of a network's variables (for tests and messages).
-pub fn device_of(net: &Network) -> Device {
-    net.vs.device()
 }
