@@ -56,7 +56,7 @@ fn ensure_torch(root: &Path) -> Result<(), String> {
         "libtorch: installing torch=={TORCH_VERSION} (with its CUDA libraries, ~4.7 GB) from PyPI into {TORCH_DIR} ..."
     ));
     let mut cmd = Command::new(&python);
-    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--target"])
+    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--root-user-action=ignore", "--target"])
         .arg(&partial)
         .arg(format!("torch=={TORCH_VERSION}"))
         .arg("numpy");
