@@ -38,6 +38,27 @@ pub struct Config {
     pub log: LogConfig,
     /// Final evaluation.
     pub eval: EvalConfig,
+    /// In-training monitor (collapse watch).
+    #[serde(default)]
+    pub monitor: MonitorConfig,
+}
+
+/// The in-training monitor: spectrum + small kNN every N epochs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Measure after every N epochs (0 = never).
+    pub every_epochs: usize,
+    /// Training images in the kNN bank.
+    pub bank: usize,
+    /// Test images used as kNN queries and for the spectrum.
+    pub queries: usize,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig { every_epochs: 1, bank: 5000, queries: 2000 }
+    }
 }
 
 /// Dataset selection.
@@ -248,6 +269,9 @@ impl Config {
         }
         if self.model.width < 1 || self.model.in_channels < 1 {
             bail!("model.width and model.in_channels must be >= 1");
+        }
+        if self.monitor.every_epochs > 0 && (self.monitor.bank == 0 || self.monitor.queries < 2) {
+            bail!("monitor.bank must be >= 1 and monitor.queries >= 2 (or monitor.every_epochs = 0)");
         }
         if self.log.every_steps == 0 || self.eval.batch_size == 0 {
             bail!("log.every_steps and eval.batch_size must be >= 1");

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `config.toml` | the resolved config (recipe + overrides) |
 //! | `run.json` | seed, git revision, torch version, device, command line, wall time |
-//! | `metrics.jsonl` | one JSON line per logged step (`"kind": "step"`) and per epoch (`"kind": "epoch"`) |
+//! | `metrics.jsonl` | one JSON line per logged step (`"kind": "step"`), per epoch (`"kind": "epoch"`) and per monitor pass (`"kind": "monitor"`: PR, α, RankMe, collapsed dims, small-bank kNN) |
 //! | `checkpoint.safetensors` | the final weights (backbone and projector), torchvision names |
 //! | `embeddings.npy`, `labels.npy` | test-set backbone embeddings (f32, n × d) and labels (int64) |
 //! | `report.json` | spectrum keys of `ssl_analysis::report` plus the kNN accuracies |
@@ -27,5 +27,6 @@ pub mod config;
 pub mod doctor;
 pub mod evaluate;
 pub mod model;
+pub mod monitor;
 pub mod run_dir;
 pub mod train;

@@ -18,6 +18,7 @@ use tch::{Kind, Tensor};
 use crate::config::Config;
 use crate::evaluate::{evaluate, Evaluation};
 use crate::model::Network;
+use crate::monitor::Monitor;
 use crate::run_dir::{git_revision, RunDir};
 
 /// Options that are not part of the recipe.
@@ -138,12 +139,18 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
         run.path().display()
     );
 
+    let monitor = if cfg.monitor.every_epochs > 0 { Some(Monitor::new(cfg, &train_set, &test_set)?) } else { None };
     let bar = if opts.progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {pos}/{len} {msg} [{elapsed_precise} < ETA {eta_precise}]")
             .expect("valid template")
             .progress_chars("=> "),
     );
+    if let Some(m) = &monitor {
+        let line = m.measure(&net, device, 0, 0)?;
+        bar.println(m.describe(&line));
+        run.log(&line)?;
+    }
     let train_started = Instant::now();
     let mut step = 0usize;
     for epoch in 0..cfg.optimizer.epochs {
@@ -191,6 +198,11 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
             "kind": "epoch", "epoch": epoch + 1, "step": step, "loss": loss_sum / loss_n.max(1) as f64,
             "seconds": secs, "images_per_s": (loss_n * cfg.optimizer.batch_size) as f64 / secs,
         }))?;
+        if let Some(m) = monitor.as_ref().filter(|_| (epoch + 1) % cfg.monitor.every_epochs == 0) {
+            let line = m.measure(&net, device, epoch + 1, step)?;
+            bar.println(m.describe(&line));
+            run.log(&line)?;
+        }
     }
     bar.finish_and_clear();
     let train_seconds = train_started.elapsed().as_secs_f64();

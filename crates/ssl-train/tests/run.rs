@@ -89,8 +89,21 @@ fn a_tiny_run_writes_a_complete_run_folder() {
         .collect();
     assert_eq!(lines.iter().filter(|l| l["kind"] == "step").count(), 12);
     assert_eq!(lines.iter().filter(|l| l["kind"] == "epoch").count(), 2);
-    assert!(lines.iter().all(|l| l["loss"].as_f64().unwrap().is_finite()));
-    assert!(lines[0]["alignment"].is_number() && lines[0]["lr"].is_number() && lines[0]["images_per_s"].is_number());
+    // The monitor looks at initialisation and after each epoch.
+    let monitors: Vec<_> = lines.iter().filter(|l| l["kind"] == "monitor").collect();
+    assert_eq!(monitors.iter().map(|l| l["epoch"].as_u64().unwrap()).collect::<Vec<_>>(), vec![0, 1, 2]);
+    for m in &monitors {
+        assert_eq!(m["knn_bank"], 96);
+        assert_eq!(m["knn_queries"], 40);
+        let acc = m["knn_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+        assert!(m["participation_ratio"].as_f64().unwrap() >= 1.0);
+        assert!(m["collapsed_dims"].as_u64().unwrap() <= 32);
+    }
+    let losses: Vec<_> = lines.iter().filter(|l| l["kind"] != "monitor").collect();
+    assert!(losses.iter().all(|l| l["loss"].as_f64().unwrap().is_finite()));
+    let first_step = lines.iter().find(|l| l["kind"] == "step").unwrap();
+    assert!(first_step["alignment"].is_number() && first_step["lr"].is_number() && first_step["images_per_s"].is_number());
     // report.json holds every pinned key.
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     for k in [
