@@ -85,6 +85,8 @@ pub fn evaluate(
     let spectrum = SpectrumReport::compute(te.view(), SpectrumOptions::default())?;
     let spectrum0 = SpectrumReport::compute(te0.view(), SpectrumOptions::default())?;
     let mut report = serde_json::to_value(&spectrum)?;
+    report["collapsed_dims"] = json!(crate::monitor::collapsed_dims(&spectrum.covariance_eigenvalues, crate::monitor::COLLAPSE_THRESHOLD));
+    report["collapse_threshold"] = json!(crate::monitor::COLLAPSE_THRESHOLD);
     report["knn_accuracy"] = json!(knn_trained);
     report["knn_accuracy_init"] = json!(knn_init);
     report["knn_accuracy_raw_pixels"] = json!(knn_pixels);

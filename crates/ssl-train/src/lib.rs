@@ -23,6 +23,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod compare;
 pub mod config;
 pub mod doctor;
 pub mod evaluate;

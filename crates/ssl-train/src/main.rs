@@ -47,6 +47,14 @@ enum Cmd {
         #[arg(long, default_value = "data")]
         data_dir: PathBuf,
     },
+    /// Compare finished runs: one table and their spectra overlaid in one plot.
+    Compare {
+        /// Run folders.
+        runs: Vec<PathBuf>,
+        /// Where to write the overlaid spectra.
+        #[arg(long, default_value = "runs/compare-spectra.png")]
+        plot: PathBuf,
+    },
     /// List the shipped recipes.
     Recipes,
 }
@@ -95,6 +103,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for line in ssl_train::doctor::report(&data_dir) {
                 println!("{line}");
             }
+            Ok(())
+        }
+        Cmd::Compare { runs, plot } => {
+            print!("{}", ssl_train::compare::compare(&runs, &plot)?);
+            println!("spectra: {}", plot.display());
             Ok(())
         }
         Cmd::Recipes => {

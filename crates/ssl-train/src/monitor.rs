@@ -19,6 +19,12 @@ use crate::model::{embed, Network};
 /// Relative threshold below which an eigenvalue counts as a collapsed dimension.
 pub const COLLAPSE_THRESHOLD: f64 = 1e-5;
 
+/// Number of eigenvalues at or below `threshold` × the largest one (descending input).
+pub fn collapsed_dims(eigenvalues: &[f64], threshold: f64) -> usize {
+    let top = eigenvalues.first().copied().unwrap_or(0.0);
+    eigenvalues.iter().filter(|&&v| v <= threshold * top).count()
+}
+
 /// The fixed subsets the monitor looks at.
 pub struct Monitor {
     bank: InMemoryDataset,
@@ -49,8 +55,7 @@ impl Monitor {
         let labels = |ds: &InMemoryDataset| ds.labels().unwrap_or_default().to_vec();
         let acc = knn_accuracy(b.view(), &labels(&self.bank), q.view(), &labels(&self.queries), self.knn)?;
         let s = SpectrumReport::compute(q.view(), SpectrumOptions::default())?;
-        let top = s.covariance_eigenvalues.first().copied().unwrap_or(0.0);
-        let collapsed = s.covariance_eigenvalues.iter().filter(|&&v| v <= COLLAPSE_THRESHOLD * top).count();
+        let collapsed = collapsed_dims(&s.covariance_eigenvalues, COLLAPSE_THRESHOLD);
         Ok(json!({
             "kind": "monitor", "epoch": epoch, "step": step,
             "knn_accuracy": acc, "knn_bank": self.bank_len(), "knn_queries": self.queries_len(), "knn_k": self.knn.k,

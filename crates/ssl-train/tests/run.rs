@@ -132,6 +132,16 @@ fn a_tiny_run_writes_a_complete_run_folder() {
         assert!(out.status.success(), "numpy could not load the run's .npy files: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    // `compare` reads the finished run back.
+    let plot = tmp.path().join("cmp.png");
+    let table = ssl_train::compare::compare(&[dir.clone()], &plot).unwrap();
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.starts_with("tiny") && row.contains("ntxent") && row.contains(&format!("{:.4}", summary.knn_trained)), "{table}");
+    assert!(plot.is_file());
+    assert!(ssl_train::compare::compare(&[tmp.path().join("absent")], &plot).is_err());
+    assert_eq!(report["collapse_threshold"], 1e-5);
+    assert!(report["collapsed_dims"].as_u64().unwrap() <= 32);
+
     // A second run into the same folder is refused and leaves the first untouched.
     let before = std::fs::read(dir.join("report.json")).unwrap();
     let err = train(&cfg, &options(runs.clone(), "tiny")).err().unwrap().to_string();
