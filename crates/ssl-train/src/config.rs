@@ -41,6 +41,23 @@ pub struct Config {
     /// In-training monitor (collapse watch).
     #[serde(default)]
     pub monitor: MonitorConfig,
+    /// Checkpointing.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+}
+
+/// When the weights are saved during training (the final weights are always saved).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Save `checkpoint.safetensors` after every N epochs (0 = only at the end).
+    pub every_epochs: usize,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        CheckpointConfig { every_epochs: 1 }
+    }
 }
 
 /// The in-training monitor: spectrum + small kNN every N epochs.

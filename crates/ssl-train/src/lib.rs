@@ -10,7 +10,7 @@
 //! | `config.toml` | the resolved config (recipe + overrides) |
 //! | `run.json` | seed, git revision, torch version, device, command line, wall time |
 //! | `metrics.jsonl` | one JSON line per logged step (`"kind": "step"`), per epoch (`"kind": "epoch"`) and per monitor pass (`"kind": "monitor"`: PR, α, RankMe, collapsed dims, small-bank kNN) |
-//! | `checkpoint.safetensors` | the final weights (backbone and projector), torchvision names |
+//! | `checkpoint.safetensors`, `checkpoint.json` | the weights (backbone and projector, torchvision names), rewritten atomically every `checkpoint.every_epochs`, on Ctrl-C and at the end; the JSON says at which epoch/step and whether training finished |
 //! | `embeddings.npy`, `labels.npy` | test-set backbone embeddings (f32, n × d) and labels (int64) |
 //! | `report.json` | spectrum keys of `ssl_analysis::report` plus the kNN accuracies |
 //! | `spectrum.png` | log eigenvalue against rank, trained and initial encoder |
@@ -27,6 +27,7 @@ pub mod compare;
 pub mod config;
 pub mod doctor;
 pub mod evaluate;
+pub mod export;
 pub mod model;
 pub mod monitor;
 pub mod run_dir;

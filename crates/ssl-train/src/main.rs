@@ -1,6 +1,8 @@
 //! The runner's command line (normally reached through `cargo xtask <task>`).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -55,6 +57,21 @@ enum Cmd {
         #[arg(long, default_value = "runs/compare-spectra.png")]
         plot: PathBuf,
     },
+    /// Export a run's backbone (and projector) embeddings and labels of a split as .npy.
+    Export {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// train or test.
+        #[arg(long, default_value = "test", value_parser = ["train", "test"])]
+        split: String,
+        /// Output folder (default: <run>/export).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// cpu, cuda or auto.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+    },
     /// List the shipped recipes.
     Recipes,
 }
@@ -85,7 +102,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if dry_run {
                 return Ok(());
             }
-            let opts = RunOptions { runs_root: runs_dir, name, command: std::env::args().collect::<Vec<_>>().join(" "), ..Default::default() };
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            ctrlc::set_handler(move || {
+                eprintln!("\nCtrl-C: stopping after this step and saving a checkpoint (press again to abort at once)");
+                if flag.swap(true, Ordering::SeqCst) {
+                    std::process::exit(130);
+                }
+            })?;
+            let opts = RunOptions {
+                runs_root: runs_dir,
+                name,
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+                stop: Some(stop),
+                ..Default::default()
+            };
             let s = train(&cfg, &opts)?;
             println!("\n{}", s.eval.table(cfg.optimizer.epochs));
             let r = &s.eval.spectrum;
@@ -108,6 +139,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Compare { runs, plot } => {
             print!("{}", ssl_train::compare::compare(&runs, &plot)?);
             println!("spectra: {}", plot.display());
+            Ok(())
+        }
+        Cmd::Export { run, split, out, device } => {
+            let split = if split == "train" { ssl_data::Split::Train } else { ssl_data::Split::Test };
+            for p in ssl_train::export::export(&run, split, out, device)? {
+                println!("wrote {}", p.display());
+            }
             Ok(())
         }
         Cmd::Recipes => {

@@ -52,15 +52,26 @@ impl Network {
 
 /// Backbone representations (eval mode, no gradient) of every image of `ds`, `[n, d]` f32.
 pub fn embed(backbone: &ResNet, ds: &dyn Dataset, view: &PlainView, batch: usize, device: Device) -> Result<Array2<f32>> {
+    embed_with(ds, view, batch, device, |x| backbone.forward_t(x, false))
+}
+
+/// `f` (run in eval mode without gradient) applied to every image of `ds`, `[n, d]` f32.
+pub fn embed_with(
+    ds: &dyn Dataset,
+    view: &PlainView,
+    batch: usize,
+    device: Device,
+    f: impl Fn(&Tensor) -> Tensor,
+) -> Result<Array2<f32>> {
     let n = ds.len();
     let mut rows: Vec<f32> = Vec::new();
     let mut dim = 0usize;
     let indices: Vec<usize> = (0..n).collect();
-    for chunk in indices.chunks(batch) {
+    for chunk in indices.chunks(batch.max(1)) {
         let b = make_batch(ds, view, chunk, 1, 0, 0);
         let [_, bs, c, h, w] = b.dims();
         let x = Tensor::from_slice(&b.data).view([bs as i64, c as i64, h as i64, w as i64]).to_device(device);
-        let r = tch::no_grad(|| backbone.forward_t(&x, false)).to_kind(Kind::Float).to_device(Device::Cpu);
+        let r = tch::no_grad(|| f(&x)).to_kind(Kind::Float).to_device(Device::Cpu);
         dim = r.size()[1] as usize;
         rows.extend(Vec::<f32>::try_from(r.flatten(0, -1))?);
     }

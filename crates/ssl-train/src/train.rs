@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,11 +33,19 @@ pub struct RunOptions {
     pub command: String,
     /// Show a progress bar (otherwise print a line every 20 logged steps).
     pub progress: bool,
+    /// Set (e.g. by a Ctrl-C handler) to stop after the current step, saving a checkpoint.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { runs_root: "runs".into(), name: None, command: String::new(), progress: std::io::stderr().is_terminal() }
+        RunOptions {
+            runs_root: "runs".into(),
+            name: None,
+            command: String::new(),
+            progress: std::io::stderr().is_terminal(),
+            stop: None,
+        }
     }
 }
 
@@ -59,6 +68,15 @@ pub fn lr_at(step: usize, total: usize, warmup: usize, peak: f64) -> f64 {
     }
     let progress = (step - warmup) as f64 / (total - warmup).max(1) as f64;
     peak * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+}
+
+/// Writes `checkpoint.safetensors` (all weights, torchvision names under `backbone.`/`projector.`)
+/// and `checkpoint.json` (epoch, step, whether training finished), each atomically.
+pub fn save_checkpoint(run: &RunDir, net: &Network, epoch: usize, step: usize, finished: bool) -> Result<()> {
+    run.write_atomic("checkpoint.safetensors", |p| Ok(net.vs.save(p)?))?;
+    let meta = json!({"epoch": epoch, "step": step, "finished": finished, "saved": chrono::Local::now().to_rfc3339()});
+    run.write_text("checkpoint.json", &serde_json::to_string_pretty(&meta)?)?;
+    Ok(())
 }
 
 /// Loads a split, keeping the first `limit` images when `limit > 0`.
@@ -172,7 +190,12 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
             let loss = out.loss.double_value(&[]);
             if !loss.is_finite() {
                 bar.abandon();
-                bail!("the loss became {loss} at step {step} (epoch {}); the run stopped, {} keeps its config and metrics", epoch + 1, run.path().display());
+                run.log(&json!({"kind": "stopped", "reason": "non-finite loss", "epoch": epoch + 1, "step": step, "loss": loss}))?;
+                bail!(
+                    "the loss became {loss} at step {step} (epoch {}); the run stopped; {} keeps its config, metrics and the last good checkpoint (if an epoch finished)",
+                    epoch + 1,
+                    run.path().display()
+                );
             }
             loss_sum += loss;
             loss_n += 1;
@@ -192,12 +215,22 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
                     eprintln!("epoch {} step {step}/{total} loss {loss:.4} lr {lr:.4} {ips:.0} img/s", epoch + 1);
                 }
             }
+            if opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                bar.abandon();
+                save_checkpoint(&run, &net, epoch + 1, step, false)?;
+                run.log(&json!({"kind": "stopped", "reason": "interrupted", "epoch": epoch + 1, "step": step}))?;
+                bail!("interrupted at step {step} (epoch {}); checkpoint saved in {}", epoch + 1, run.path().display());
+            }
         }
         let secs = epoch_started.elapsed().as_secs_f64();
         run.log(&json!({
             "kind": "epoch", "epoch": epoch + 1, "step": step, "loss": loss_sum / loss_n.max(1) as f64,
             "seconds": secs, "images_per_s": (loss_n * cfg.optimizer.batch_size) as f64 / secs,
         }))?;
+        let every = cfg.checkpoint.every_epochs;
+        if every > 0 && (epoch + 1) % every == 0 && epoch + 1 < cfg.optimizer.epochs {
+            save_checkpoint(&run, &net, epoch + 1, step, false)?;
+        }
         if let Some(m) = monitor.as_ref().filter(|_| (epoch + 1) % cfg.monitor.every_epochs == 0) {
             let line = m.measure(&net, device, epoch + 1, step)?;
             bar.println(m.describe(&line));
@@ -206,7 +239,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
     }
     bar.finish_and_clear();
     let train_seconds = train_started.elapsed().as_secs_f64();
-    run.write_atomic("checkpoint.safetensors", |p| Ok(net.vs.save(p)?))?;
+    save_checkpoint(&run, &net, cfg.optimizer.epochs, step, true)?;
 
     eprintln!("evaluating: embedding {} train and {} test images with the trained and the initial encoder ...", train_set.len(), test_set.len());
     let eval = evaluate(cfg, &net, &init, train_set.as_ref(), &test_set, device, &run)?;

@@ -63,7 +63,7 @@ fn tiny_config(data: &Path) -> Config {
 }
 
 fn options(root: PathBuf, name: &str) -> RunOptions {
-    RunOptions { runs_root: root, name: Some(name.into()), command: "test".into(), progress: false }
+    RunOptions { runs_root: root, name: Some(name.into()), command: "test".into(), progress: false, stop: None }
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn a_tiny_run_writes_a_complete_run_folder() {
     let runs = tmp.path().join("runs");
     let summary = train(&cfg, &options(runs.clone(), "tiny")).unwrap();
     let dir = runs.join("tiny");
-    for f in ["config.toml", "run.json", "metrics.jsonl", "checkpoint.safetensors", "embeddings.npy", "labels.npy", "report.json", "spectrum.png"] {
+    for f in ["config.toml", "run.json", "metrics.jsonl", "checkpoint.safetensors", "checkpoint.json", "embeddings.npy", "labels.npy", "report.json", "spectrum.png"] {
         assert!(dir.join(f).is_file(), "missing {f}");
     }
     // The saved config reloads to the same config.
@@ -142,6 +142,17 @@ fn a_tiny_run_writes_a_complete_run_folder() {
     assert_eq!(report["collapse_threshold"], 1e-5);
     assert!(report["collapsed_dims"].as_u64().unwrap() <= 32);
 
+    // The checkpoint reloads to the very same network: exported test embeddings equal the run's.
+    let files = ssl_train::export::export(&dir, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap();
+    assert_eq!(files.len(), 3);
+    assert_eq!(ssl_analysis::npy::read_matrix(&files[0]).unwrap(), x);
+    assert_eq!(ssl_analysis::npy::read_matrix(&files[1]).unwrap().dim(), (40, 16));
+    assert_eq!(ssl_analysis::npy::read_labels(&files[2]).unwrap(), ssl_analysis::npy::read_labels(dir.join("labels.npy")).unwrap());
+    let again = ssl_train::export::export(&dir, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err().to_string();
+    assert!(again.contains("already exists"), "{again}");
+    let ckpt: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("checkpoint.json")).unwrap()).unwrap();
+    assert_eq!((ckpt["epoch"].as_u64(), ckpt["step"].as_u64(), ckpt["finished"].as_bool()), (Some(2), Some(12), Some(true)));
+
     // A second run into the same folder is refused and leaves the first untouched.
     let before = std::fs::read(dir.join("report.json")).unwrap();
     let err = train(&cfg, &options(runs.clone(), "tiny")).err().unwrap().to_string();
@@ -164,6 +175,24 @@ fn missing_or_truncated_dataset_is_a_clear_error_and_makes_no_run_folder() {
     let err = format!("{:#}", train(&tiny_config(&data), &options(runs.clone(), "x")).err().unwrap());
     assert!(err.contains("train-images-idx3-ubyte.gz") && err.contains("truncated"), "{err}");
     assert!(!runs.join("x").exists());
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_an_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    toy_dataset(&data, 32, 8);
+    let run = tmp.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    let cfg = tiny_config(&data);
+    std::fs::write(run.join("config.toml"), cfg.to_toml()).unwrap();
+    std::fs::write(run.join("checkpoint.safetensors"), b"garbage").unwrap();
+    let err = format!("{:#}", ssl_train::export::export(&run, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err());
+    assert!(err.contains("checkpoint.safetensors") && err.contains("corrupt"), "{err}");
+    std::fs::remove_file(run.join("checkpoint.safetensors")).unwrap();
+    let err = format!("{:#}", ssl_train::export::export(&run, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err());
+    assert!(err.contains("no checkpoint"), "{err}");
 }
 
 #[test]
