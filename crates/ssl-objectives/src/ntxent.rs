@@ -16,6 +16,7 @@ use tch::{Kind, Tensor};
 
 use crate::error::ObjectiveError;
 use crate::objective::{check_views, LossOutput, Objective};
+use crate::util::at_least_f32;
 
 /// NT-Xent with temperature τ.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,11 +39,7 @@ impl NtXent {
     }
 }
 
-/// L2-normalises the last dimension (`x / max(‖x‖, 1e-12)`, like `F.normalize`).
-pub fn l2_normalize(x: &Tensor) -> Tensor {
-    let norm = x.norm_scalaropt_dim(2.0, [-1i64].as_slice(), true).clamp_min(1e-12);
-    x / norm
-}
+pub use crate::util::l2_normalize;
 
 impl Objective for NtXent {
     fn name(&self) -> &'static str {
@@ -53,7 +50,7 @@ impl Objective for NtXent {
         let (k, b, d) = check_views(views, 2, 1)?;
         let n = k * b;
         let device = views.device();
-        let z = l2_normalize(&views.reshape([n, d]));
+        let z = l2_normalize(&at_least_f32(views).reshape([n, d]));
         let cos = z.matmul(&z.tr());
         let logits = &cos / self.temperature;
         // Image id of each row: row r = v * B + i belongs to image i.
