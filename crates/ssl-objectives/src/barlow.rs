@@ -38,10 +38,7 @@ impl BarlowTwins {
 
 /// Batch standardisation of each column as BatchNorm1d(affine=False) in training mode.
 pub fn batch_standardize(z: &Tensor) -> Tensor {
-    let kind = z.kind();
-    let mean = z.mean_dim([0i64].as_slice(), true, kind);
-    let var = z.var_dim([0i64].as_slice(), false, true);
-    (z - mean) / (var + 1e-5).sqrt()
+    z.batch_norm(None::<Tensor>, None::<Tensor>, None::<Tensor>, None::<Tensor>, true, 0.1, 1e-5, false)
 }
 
 impl Objective for BarlowTwins {

@@ -1,6 +1,6 @@
 //! Predictor losses of BYOL (Grill et al. 2020) and SimSiam (Chen & He 2021): negative cosine
 //! similarity between the online network's predictions and the target's projections, with a
-//! stop-gradient on the targets, symmetrised over the views.
+//! stop-gradient on the targets, symmetrised over the views (cosine as `F.cosine_similarity`, eps 1e-8).
 //!
 //! For k views (solo-learn's form): BYOL `L = Σ_{i≠j} (2 − 2·mean_b cos(p_i, t_j))` — for k = 2
 //! the paper's L + L̃; SimSiam `L = mean_{i≠j} (−mean_b cos(p_i, t_j))` — for k = 2 the paper's
@@ -10,7 +10,7 @@ use tch::Tensor;
 
 use crate::error::ObjectiveError;
 use crate::objective::{check_views, LossOutput};
-use crate::util::{at_least_f32, l2_normalize, scalar};
+use crate::util::{at_least_f32, scalar};
 
 /// Which normalisation of the negative cosine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,15 +35,15 @@ impl PredictorLoss {
         if targets.size() != [k, b, d] {
             return Err(ObjectiveError::Shape(format!("predictions are {:?} but targets {:?}", predictions.size(), targets.size())));
         }
-        let p = l2_normalize(&at_least_f32(predictions));
-        let t = l2_normalize(&at_least_f32(&targets.detach())).to_kind(p.kind());
+        let p = at_least_f32(predictions);
+        let t = at_least_f32(&targets.detach()).to_kind(p.kind());
         let mut sum: Option<Tensor> = None;
         for i in 0..k {
             for j in 0..k {
                 if i == j {
                     continue;
                 }
-                let cos = (p.get(i) * t.get(j)).sum_dim_intlist([1i64].as_slice(), false, p.kind()).mean(p.kind());
+                let cos = Tensor::cosine_similarity(&p.get(i), &t.get(j), 1, 1e-8).mean(p.kind());
                 let term = match self.kind {
                     PredictorLossKind::Byol => -cos * 2.0 + 2.0,
                     PredictorLossKind::SimSiam => -cos,

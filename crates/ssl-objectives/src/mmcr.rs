@@ -5,7 +5,8 @@
 //! 3. `L = −‖C‖_* + λ·(1/B)·Σ_b ‖Z_b‖_*` with C the B × d centroid matrix and Z_b the k × d views
 //!    of image b; every shipped default has λ = 0.
 //!
-//! Parts: `global_nuclear_norm` = ‖C‖_*, `local_nuclear_norm` = (1/B)·Σ_b ‖Z_b‖_*.
+//! Parts: `global_nuclear_norm` = ‖C‖_*, and when λ ≠ 0 `local_nuclear_norm` = (1/B)·Σ_b ‖Z_b‖_*
+//! (like the official code, the local term is not computed when its weight is 0).
 //! The loss is computed in fp32 (or f64) even when the embeddings are fp16/bf16: there is no
 //! half-precision SVD. k = 1 is an error (the centroids would be the views themselves).
 //!
@@ -85,12 +86,12 @@ impl Mmcr {
     fn from_normalized(&self, z: &Tensor) -> LossOutput {
         let centroids = z.mean_dim([0i64].as_slice(), false, z.kind());
         let global = nuclear_norm(&centroids, self.path);
-        let local = if self.lambda != 0.0 {
-            nuclear_norm(&z.transpose(0, 1), self.path).mean(z.kind())
-        } else {
-            tch::no_grad(|| nuclear_norm(&z.transpose(0, 1), self.path).mean(z.kind()))
-        };
-        let loss = if self.lambda != 0.0 { -&global + &local * self.lambda } else { -&global };
+        if self.lambda == 0.0 {
+            // As the official code: the local term is not computed when it has no weight.
+            return LossOutput { parts: vec![("global_nuclear_norm", scalar(&global))], loss: -global };
+        }
+        let local = nuclear_norm(&z.transpose(0, 1), self.path).mean(z.kind());
+        let loss = -&global + &local * self.lambda;
         LossOutput { parts: vec![("global_nuclear_norm", scalar(&global)), ("local_nuclear_norm", scalar(&local))], loss }
     }
 }

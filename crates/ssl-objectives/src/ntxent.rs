@@ -51,28 +51,34 @@ impl Objective for NtXent {
         let n = k * b;
         let device = views.device();
         let z = l2_normalize(&at_least_f32(views).reshape([n, d]));
-        let cos = z.matmul(&z.tr());
-        let logits = &cos / self.temperature;
-        // Image id of each row: row r = v * B + i belongs to image i.
-        let ids = Tensor::arange(n, (Kind::Int64, device)).remainder(b);
-        let same = ids.unsqueeze(1).eq_tensor(&ids.unsqueeze(0));
+        let dot = z.matmul(&z.tr());
+        let logits = &dot / self.temperature;
         let eye = Tensor::eye(n, (Kind::Bool, device));
-        let pos_mask = same.logical_and(&eye.logical_not());
-        let neg_inf = f64::NEG_INFINITY;
-        let all = logits.masked_fill(&eye, neg_inf).logsumexp([1i64].as_slice(), false);
-        let pos = logits.masked_fill(&pos_mask.logical_not(), neg_inf).logsumexp([1i64].as_slice(), false);
+        let all = logits.masked_fill(&eye, f64::NEG_INFINITY).logsumexp([1i64].as_slice(), false);
+        // Row r = v·B + i: its positives are the columns w·B + i, w ≠ v.
+        let pos_index: Vec<i64> =
+            (0..n).flat_map(|r| (0..k).filter(move |&w| w != r / b).map(move |w| w * b + r % b)).collect();
+        let pos_index = Tensor::from_slice(&pos_index).view([n, k - 1]).to_device(device);
+        let pos = logits.gather(1, &pos_index, false).logsumexp([1i64].as_slice(), false);
         let loss = (all - pos).mean(logits.kind());
-
-        let parts = tch::no_grad(|| {
-            let cos = cos.to_kind(Kind::Double);
-            let sq = (cos.neg() * 2.0 + 2.0).clamp_min(0.0);
-            let npos = (k * (k - 1) * b) as f64;
-            let alignment = sq.masked_select(&pos_mask).sum(Kind::Double).double_value(&[]) / npos;
-            let off = eye.logical_not();
-            let pairs = (n * (n - 1)).max(1) as f64;
-            let mean_exp = (sq * -2.0).exp().masked_select(&off).sum(Kind::Double).double_value(&[]) / pairs;
-            vec![("alignment", alignment), ("uniformity", mean_exp.ln())]
-        });
+        let parts = tch::no_grad(|| alignment_uniformity(&z, &dot, k, b));
         Ok(LossOutput { loss, parts })
     }
+}
+
+/// Wang & Isola's alignment and uniformity of normalised embeddings `z` (`[kB, d]`, row v·B + i)
+/// from their Gram matrix, without materialising pairwise differences:
+/// Σ_pos ‖z_p − z_q‖² = Σ_i (2k·Σ_v ‖z_vi‖² − 2‖Σ_v z_vi‖²), and ‖z_i − z_j‖² = ‖z_i‖² + ‖z_j‖² − 2 z_i·z_j.
+fn alignment_uniformity(z: &Tensor, dot: &Tensor, k: i64, b: i64) -> Vec<(&'static str, f64)> {
+    let n = k * b;
+    let kind = z.kind();
+    let sq_norms = dot.diagonal(0, 0, 1);
+    let per_image = z.view([k, b, -1]).sum_dim_intlist([0i64].as_slice(), false, kind);
+    let sum_pos_sq = (sq_norms.sum(Kind::Double) * (2 * k) as f64 - per_image.square().sum(Kind::Double) * 2.0).double_value(&[]);
+    let alignment = sum_pos_sq / (k * (k - 1) * b) as f64;
+    let sq = (sq_norms.unsqueeze(1) + sq_norms.unsqueeze(0) - dot * 2.0).clamp_min(0.0);
+    // The diagonal contributes exp(0) = 1 per row; remove it exactly.
+    let total = (sq * -2.0).exp().sum(Kind::Double).double_value(&[]) - n as f64;
+    let uniformity = (total.max(0.0) / (n * (n - 1)).max(1) as f64).ln();
+    vec![("alignment", alignment), ("uniformity", uniformity)]
 }

@@ -17,11 +17,9 @@ pub fn l2_normalize(x: &Tensor) -> Tensor {
     x / norm
 }
 
-/// Sum of squares of the off-diagonal entries of a square matrix.
+/// Sum of squares of the off-diagonal entries of a square matrix: Σ m² − Σ diag(m)².
 pub fn off_diagonal_sq_sum(m: &Tensor) -> Tensor {
-    let n = m.size()[0];
-    let eye = Tensor::eye(n, (Kind::Bool, m.device()));
-    m.masked_fill(&eye, 0.0).square().sum(m.kind())
+    m.square().sum(m.kind()) - m.diagonal(0, 0, 1).square().sum(m.kind())
 }
 
 /// A plain number out of a scalar tensor (for the named parts).
