@@ -53,8 +53,9 @@ impl Objective for NtXent {
         let z = l2_normalize(&at_least_f32(views).reshape([n, d]));
         let dot = z.matmul(&z.tr());
         let logits = &dot / self.temperature;
-        let eye = Tensor::eye(n, (Kind::Bool, device));
-        let all = logits.masked_fill(&eye, f64::NEG_INFINITY).logsumexp([1i64].as_slice(), false);
+        // An anchor is not its own negative: −∞ on the diagonal (in place; positives never sit there).
+        let _ = logits.diagonal(0, 0, 1).fill_(f64::NEG_INFINITY);
+        let all = logits.logsumexp([1i64].as_slice(), false);
         // Row r = v·B + i: its positives are the columns w·B + i, w ≠ v.
         let pos_index: Vec<i64> =
             (0..n).flat_map(|r| (0..k).filter(move |&w| w != r / b).map(move |w| w * b + r % b)).collect();
@@ -76,9 +77,11 @@ fn alignment_uniformity(z: &Tensor, dot: &Tensor, k: i64, b: i64) -> Vec<(&'stat
     let per_image = z.view([k, b, -1]).sum_dim_intlist([0i64].as_slice(), false, kind);
     let sum_pos_sq = (sq_norms.sum(Kind::Double) * (2 * k) as f64 - per_image.square().sum(Kind::Double) * 2.0).double_value(&[]);
     let alignment = sum_pos_sq / (k * (k - 1) * b) as f64;
-    let sq = (sq_norms.unsqueeze(1) + sq_norms.unsqueeze(0) - dot * 2.0).clamp_min(0.0);
+    // exp(−2‖z_i − z_j‖²) over all pairs, in place on one n × n buffer.
+    let mut t = dot * -2.0;
+    let _ = t.g_add_(&sq_norms.unsqueeze(1)).g_add_(&sq_norms.unsqueeze(0)).clamp_min_(0.0).g_mul_scalar_(-2.0).exp_();
     // The diagonal contributes exp(0) = 1 per row; remove it exactly.
-    let total = (sq * -2.0).exp().sum(Kind::Double).double_value(&[]) - n as f64;
+    let total = t.sum(Kind::Double).double_value(&[]) - n as f64;
     let uniformity = (total.max(0.0) / (n * (n - 1)).max(1) as f64).ln();
     vec![("alignment", alignment), ("uniformity", uniformity)]
 }

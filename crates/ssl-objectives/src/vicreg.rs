@@ -30,7 +30,7 @@ impl Default for Vicreg {
 
 fn std_term(z: &Tensor) -> Tensor {
     let std = (z.var_dim([0i64].as_slice(), true, false) + 1e-4).sqrt();
-    (-std + 1.0).relu().mean(z.kind())
+    std.g_mul_scalar(-1.0).g_add_scalar(1.0).relu().mean(z.kind())
 }
 
 fn cov_term(z: &Tensor) -> Tensor {
@@ -57,7 +57,7 @@ impl Objective for Vicreg {
         }
         let v = at_least_f32(views);
         let (z1, z2) = (v.get(0), v.get(1));
-        let inv = (&z1 - &z2).square().mean(v.kind());
+        let inv = z1.mse_loss(&z2, tch::Reduction::Mean);
         let var = std_term(&z1) * 0.5 + std_term(&z2) * 0.5;
         let cov = cov_term(&z1) + cov_term(&z2);
         let loss = &inv * self.invariance + &var * self.variance + &cov * self.covariance;
