@@ -29,6 +29,10 @@ tasks:
                  --name NAME, --set key=value, ... (cargo xtask train --help)
   test [ARGS]    set up, then run every test of the workspace (ARGS go to cargo test)
   doctor         set up, then print torch version, CUDA devices, BLAS and datasets
+  analyze ARGS   diagnose exported embeddings: --embeddings X.npy [--labels y.npy]
+                 [--train-embeddings Xtr.npy --train-labels ytr.npy] --out DIR
+  export ARGS    a run's embeddings as .npy: --run runs/NAME [--split test|train]
+  compare RUNS   one table of finished runs and their spectra overlaid
   setup          only install what is missing (libtorch, OpenBLAS, Fashion-MNIST)
   <other> [ARGS] any other runner subcommand (recipes, ...), after set-up
 ";
@@ -51,6 +55,12 @@ fn main() -> ExitCode {
             let mut cmd = cargo(&root);
             cmd.args(["test", "--workspace", "--release"]).args(rest);
             run("cargo test --workspace --release", cmd)
+        }),
+        "analyze" => setup::run_all(&root).and_then(|()| {
+            // The analysis CLI lives in ssl-analysis: it never needs libtorch.
+            let mut cmd = cargo(&root);
+            cmd.args(["run", "--quiet", "--release", "--package", "ssl-analysis", "--bin", "ssl-analyze", "--"]).args(rest);
+            run("ssl-analyze", cmd)
         }),
         other => setup::run_all(&root).and_then(|()| {
             let mut cmd = cargo(&root);

@@ -159,6 +159,24 @@ pub fn rankme(x: ArrayView2<f32>) -> Result<f64, AnalysisError> {
     Ok(rankme_from_singular_values(&singular_values(x)?))
 }
 
+/// Number of eigenvalues at or below `threshold` × the largest (descending input): the
+/// dimensional-collapse count of DirectCLR (seed 000), with the threshold reported beside it.
+pub fn collapsed_dims(eigenvalues: &[f64], threshold: f64) -> usize {
+    let top = eigenvalues.first().copied().unwrap_or(0.0).max(0.0);
+    eigenvalues.iter().filter(|&&v| v <= threshold * top).count()
+}
+
+/// Effective rank (Roy & Vetterli 2007): `exp(−Σ p_k ln p_k)` with `p_k = σ_k / Σσ` over the
+/// non-zero singular values (RankMe is the same with `p_k + 1e-7`).
+pub fn effective_rank_from_singular_values(sigma: &[f64]) -> f64 {
+    let total: f64 = sigma.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let entropy: f64 = sigma.iter().filter(|&&s| s > 0.0).map(|s| s / total).map(|p| -p * p.ln()).sum();
+    entropy.exp()
+}
+
 /// Eigenvalues as an ndarray vector (for callers that prefer arrays).
 pub fn to_array(v: &[f64]) -> Array1<f64> {
     Array1::from_vec(v.to_vec())

@@ -114,3 +114,14 @@ fn report_rejects_bad_input() {
     let e = SpectrumReport::compute(nan.view(), SpectrumOptions::default()).unwrap_err().to_string();
     assert!(e.contains("row 2, column 1"), "{e}");
 }
+
+#[test]
+fn collapse_count_and_effective_rank_by_hand() {
+    assert_eq!(collapsed_dims(&[4.0, 1.0, 1e-6, 0.0], 1e-5), 2);
+    assert_eq!(collapsed_dims(&[4.0, 1.0, 1e-6, 0.0], 1e-7), 1);
+    // Equal singular values → effective rank = their number; zeros are ignored.
+    assert!((effective_rank_from_singular_values(&[2.0, 2.0, 2.0, 0.0]) - 3.0).abs() < 1e-12);
+    // p = (3/4, 1/4): exp(−(¾ ln ¾ + ¼ ln ¼)).
+    let want = (-(0.75f64 * 0.75f64.ln() + 0.25 * 0.25f64.ln())).exp();
+    assert!((effective_rank_from_singular_values(&[3.0, 1.0]) - want).abs() < 1e-12);
+}

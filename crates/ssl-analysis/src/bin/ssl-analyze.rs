@@ -1,0 +1,143 @@
+//! `cargo xtask analyze`: diagnose embeddings exported from any framework (`.npy`, f32 or f64).
+//!
+//! ```text
+//! cargo xtask analyze --embeddings X.npy [--labels y.npy]
+//!     [--train-embeddings Xtr.npy --train-labels ytr.npy] [--alpha-window 11,100]
+//!     [--collapse-threshold 1e-5] [--knn-k 200 --knn-temperature 0.1] --out DIR
+//! ```
+//! Writes `DIR/report.json` (keys documented in `ssl_analysis::report` and `docs/methods.md`) and
+//! `DIR/spectrum.png`. An existing `DIR/report.json` is never overwritten.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::json;
+use ssl_analysis::knn::{knn_accuracy, KnnConfig};
+use ssl_analysis::plot::{spectrum_png, SpectrumSeries};
+use ssl_analysis::report::{SpectrumOptions, SpectrumReport};
+use ssl_analysis::spectrum::{collapsed_dims, effective_rank_from_singular_values, singular_values};
+use ssl_analysis::{npy, AnalysisError};
+
+#[derive(Parser)]
+#[command(name = "ssl-analyze", about = "Spectrum, participation ratio, power-law alpha, RankMe, collapse and kNN of embeddings")]
+struct Args {
+    /// Embeddings to diagnose (n x d .npy, f32 or f64).
+    #[arg(long)]
+    embeddings: PathBuf,
+    /// Labels of the embeddings (1-D integer .npy); with --train-* enables the kNN probe.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// kNN bank embeddings.
+    #[arg(long, requires = "train_labels")]
+    train_embeddings: Option<PathBuf>,
+    /// kNN bank labels.
+    #[arg(long, requires = "train_embeddings")]
+    train_labels: Option<PathBuf>,
+    /// 1-based rank window of the alpha fit, FIRST,LAST.
+    #[arg(long, default_value = "11,100")]
+    alpha_window: String,
+    /// Eigenvalues at or below this fraction of the largest count as collapsed.
+    #[arg(long, default_value_t = 1e-5)]
+    collapse_threshold: f64,
+    /// kNN neighbours.
+    #[arg(long, default_value_t = 200)]
+    knn_k: usize,
+    /// kNN vote temperature.
+    #[arg(long, default_value_t = 0.1)]
+    knn_temperature: f64,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bad(name: &'static str, problem: String) -> AnalysisError {
+    AnalysisError::Param { name, problem }
+}
+
+fn run(a: Args) -> Result<(), AnalysisError> {
+    let window = a
+        .alpha_window
+        .split_once(',')
+        .and_then(|(f, l)| Some((f.trim().parse::<usize>().ok()?, l.trim().parse::<usize>().ok()?)))
+        .ok_or_else(|| bad("--alpha-window", format!("`{}`: expected FIRST,LAST (1-based ranks)", a.alpha_window)))?;
+    if !(a.collapse_threshold >= 0.0 && a.collapse_threshold < 1.0) {
+        return Err(bad("--collapse-threshold", format!("{}: expected 0 <= t < 1", a.collapse_threshold)));
+    }
+    let report_path = a.out.join("report.json");
+    if report_path.exists() {
+        return Err(AnalysisError::File { path: report_path, problem: "already exists; choose another --out".into() });
+    }
+    let x = npy::read_matrix(&a.embeddings)?;
+    let named = |e: AnalysisError, path: &PathBuf| match e {
+        AnalysisError::NonFinite { what: _, row, col } => AnalysisError::NonFinite { what: path.display().to_string(), row, col },
+        AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
+        other => other,
+    };
+    let spectrum = SpectrumReport::compute(x.view(), SpectrumOptions { alpha_window: window }).map_err(|e| named(e, &a.embeddings))?;
+    let sigma = singular_values(x.view())?;
+    let mut report = serde_json::to_value(&spectrum).map_err(|e| bad("report", e.to_string()))?;
+    report["collapsed_dims"] = json!(collapsed_dims(&spectrum.covariance_eigenvalues, a.collapse_threshold));
+    report["collapse_threshold"] = json!(a.collapse_threshold);
+    report["effective_rank"] = json!(effective_rank_from_singular_values(&sigma));
+    report["source"] = json!(a.embeddings.display().to_string());
+
+    let labels = a.labels.as_ref().map(|p| npy::read_labels(p).map(|l| (p, l))).transpose()?;
+    if let Some((path, l)) = &labels {
+        if l.len() != x.nrows() {
+            return Err(AnalysisError::Shape(format!("{}: {} labels for {} embeddings", path.display(), l.len(), x.nrows())));
+        }
+    }
+    if let (Some(tx), Some(ty)) = (&a.train_embeddings, &a.train_labels) {
+        let Some((_, query_labels)) = &labels else {
+            return Err(bad("--labels", "the kNN probe needs --labels for the query embeddings".into()));
+        };
+        let bank = npy::read_matrix(tx)?;
+        let bank_labels = npy::read_labels(ty)?;
+        if bank_labels.len() != bank.nrows() {
+            return Err(AnalysisError::Shape(format!("{}: {} labels for {} bank embeddings", ty.display(), bank_labels.len(), bank.nrows())));
+        }
+        let knn = KnnConfig { k: a.knn_k, temperature: a.knn_temperature };
+        report["knn_accuracy"] = json!(knn_accuracy(bank.view(), &bank_labels, x.view(), query_labels, knn).map_err(|e| named(e, tx))?);
+        report["knn"] = json!({"k": knn.k, "temperature": knn.temperature, "bank": bank.nrows(), "queries": x.nrows(), "similarity": "cosine", "weights": "exp(s/T)"});
+    }
+
+    std::fs::create_dir_all(&a.out).map_err(|e| AnalysisError::File { path: a.out.clone(), problem: format!("cannot create: {e}") })?;
+    let title = format!("{}: covariance spectrum", a.embeddings.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()));
+    spectrum_png(
+        a.out.join("spectrum.png"),
+        &title,
+        &[SpectrumSeries { label: "covariance eigenvalues", eigenvalues: &spectrum.covariance_eigenvalues, fit: spectrum.fit }],
+    )?;
+    let text = serde_json::to_string_pretty(&report).map_err(|e| bad("report", e.to_string()))?;
+    std::fs::write(&report_path, text).map_err(|e| AnalysisError::File { path: report_path.clone(), problem: format!("cannot write: {e}") })?;
+    println!(
+        "n = {}, dim = {}: participation ratio {:.3}, alpha {:.3} (ranks {}-{}, R² {:.3}), RankMe {:.2}, effective rank {:.2}, collapsed dims {} (threshold {})",
+        spectrum.n,
+        spectrum.dim,
+        spectrum.participation_ratio,
+        spectrum.alpha,
+        spectrum.alpha_fit_ranks[0],
+        spectrum.alpha_fit_ranks[1],
+        spectrum.alpha_r2,
+        spectrum.rankme,
+        report["effective_rank"].as_f64().unwrap_or(f64::NAN),
+        report["collapsed_dims"],
+        a.collapse_threshold
+    );
+    if let Some(acc) = report["knn_accuracy"].as_f64() {
+        println!("kNN accuracy {acc:.4} (k = {}, T = {})", a.knn_k, a.knn_temperature);
+    }
+    println!("wrote {} and {}", report_path.display(), a.out.join("spectrum.png").display());
+    Ok(())
+}

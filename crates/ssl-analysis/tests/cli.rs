@@ -1,0 +1,92 @@
+//! `ssl-analyze` end to end: report keys on good input, exit code ≠ 0 and a named file on bad input.
+
+use std::path::Path;
+use std::process::Command;
+
+use ndarray::Array2;
+use ssl_analysis::npy::{write_labels, write_matrix};
+
+fn analyze(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ssl-analyze")).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn data(dir: &Path) {
+    // 3 classes on 3 axes of 6 dims, with a small deterministic jitter; one dimension unused.
+    let make = |n: usize, salt: usize| {
+        let x = Array2::from_shape_fn((n, 6), |(i, j)| {
+            let c = i % 3;
+            let jitter = (((i * 31 + j * 17 + salt) % 13) as f32 - 6.0) / 60.0;
+            if j == 5 {
+                0.0
+            } else if j == c {
+                1.0 + jitter
+            } else {
+                jitter
+            }
+        });
+        let y: Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
+        (x, y)
+    };
+    let (x, y) = make(60, 1);
+    write_matrix(dir.join("x.npy"), &x).unwrap();
+    write_labels(dir.join("y.npy"), &y).unwrap();
+    let (x, y) = make(90, 2);
+    write_matrix(dir.join("xtr.npy"), &x).unwrap();
+    write_labels(dir.join("ytr.npy"), &y).unwrap();
+}
+
+#[test]
+fn writes_every_key_and_the_plot() {
+    let t = tempfile::tempdir().unwrap();
+    data(t.path());
+    let p = |n: &str| t.path().join(n).display().to_string();
+    let (ok, stdout, stderr) = analyze(&[
+        "--embeddings", &p("x.npy"), "--labels", &p("y.npy"), "--train-embeddings", &p("xtr.npy"), "--train-labels", &p("ytr.npy"),
+        "--knn-k", "5", "--alpha-window", "1,5", "--out", &p("out"),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("participation ratio"), "{stdout}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("out/report.json")).unwrap()).unwrap();
+    for k in ["n", "dim", "covariance_eigenvalues", "normalized_covariance_eigenvalues", "participation_ratio", "alpha", "alpha_fit_ranks", "alpha_r2", "rankme", "collapsed_dims", "collapse_threshold", "effective_rank", "knn_accuracy"] {
+        assert!(r.get(k).is_some(), "missing {k}");
+    }
+    assert_eq!((r["n"].as_u64(), r["dim"].as_u64()), (Some(60), Some(6)));
+    assert_eq!(r["collapsed_dims"], 1, "the all-zero sixth dimension");
+    assert_eq!(r["knn_accuracy"], 1.0);
+    assert!(t.path().join("out/spectrum.png").is_file());
+    // Never overwrites.
+    let (ok, _, stderr) = analyze(&["--embeddings", &p("x.npy"), "--out", &p("out")]);
+    assert!(!ok && stderr.contains("already exists"), "{stderr}");
+}
+
+#[test]
+fn bad_inputs_fail_with_the_file_named() {
+    let t = tempfile::tempdir().unwrap();
+    data(t.path());
+    let p = |n: &str| t.path().join(n).display().to_string();
+    std::fs::write(t.path().join("junk.npy"), b"definitely not numpy").unwrap();
+    write_labels(t.path().join("one_d.npy"), &[1, 2, 3]).unwrap();
+    let mut nan = Array2::<f32>::zeros((4, 3));
+    nan[[1, 2]] = f32::NAN;
+    write_matrix(t.path().join("nan.npy"), &nan).unwrap();
+    write_matrix(t.path().join("one_row.npy"), &Array2::<f32>::ones((1, 3))).unwrap();
+    write_labels(t.path().join("short.npy"), &[0, 1]).unwrap();
+    for (args, needle) in [
+        (vec!["--embeddings", &p("junk.npy") as &str], "junk.npy"),
+        (vec!["--embeddings", &p("one_d.npy")], "one_d.npy"),
+        (vec!["--embeddings", &p("nan.npy")], "row 1, column 2"),
+        (vec!["--embeddings", &p("one_row.npy")], "at least 2 rows"),
+        (vec!["--embeddings", &p("absent.npy")], "absent.npy"),
+        (vec!["--embeddings", &p("x.npy"), "--labels", &p("short.npy")], "2 labels for 60"),
+        (vec!["--embeddings", &p("x.npy"), "--alpha-window", "ten"], "--alpha-window"),
+    ] {
+        let out = p(&format!("out-{}", needle.len()));
+        let mut full = args.clone();
+        full.extend(["--out", &out]);
+        let (ok, _, stderr) = analyze(&full);
+        assert!(!ok, "{args:?} should fail");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
