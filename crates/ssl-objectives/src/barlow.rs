@@ -8,7 +8,7 @@
 use tch::Tensor;
 
 use crate::error::ObjectiveError;
-use crate::objective::{check_views, LossOutput, Objective};
+use crate::objective::{check_positive, check_two_views, LossOutput, Objective};
 use crate::util::{at_least_f32, off_diagonal_sq_sum, scalar};
 
 /// The official λ.
@@ -29,10 +29,7 @@ impl Default for BarlowTwins {
 impl BarlowTwins {
     /// Barlow Twins with `λ >= 0`.
     pub fn new(lambda: f64) -> Result<Self, ObjectiveError> {
-        if !(lambda >= 0.0 && lambda.is_finite()) {
-            return Err(ObjectiveError::Param { name: "lambda", problem: format!("{lambda}: must be >= 0") });
-        }
-        Ok(BarlowTwins { lambda })
+        Ok(BarlowTwins { lambda: check_positive("lambda", lambda, true)? })
     }
 }
 
@@ -47,10 +44,7 @@ impl Objective for BarlowTwins {
     }
 
     fn compute(&self, views: &Tensor) -> Result<LossOutput, ObjectiveError> {
-        let (k, b, _) = check_views(views, 2, 2)?;
-        if k != 2 {
-            return Err(ObjectiveError::Shape(format!("Barlow Twins takes exactly 2 views, got {k}")));
-        }
+        let (b, _) = check_two_views(views, 2, "Barlow Twins")?;
         let v = at_least_f32(views);
         let (z1, z2) = (batch_standardize(&v.get(0)), batch_standardize(&v.get(1)));
         let c = z1.tr().matmul(&z2) / b as f64;

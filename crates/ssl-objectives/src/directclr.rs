@@ -12,7 +12,7 @@
 use tch::{Kind, Tensor};
 
 use crate::error::ObjectiveError;
-use crate::objective::{check_views, LossOutput, Objective};
+use crate::objective::{check_positive, check_views, LossOutput, Objective};
 use crate::util::{at_least_f32, l2_normalize, scalar};
 
 /// Cross-view InfoNCE on the first `d0` dimensions (DirectCLR) or on all (`d0 = None`).
@@ -25,9 +25,7 @@ pub struct DirectClr {
 impl DirectClr {
     /// DirectCLR on the first `d0` components with temperature τ (official: 360, 0.1).
     pub fn new(d0: Option<i64>, temperature: f64) -> Result<Self, ObjectiveError> {
-        if !(temperature > 0.0 && temperature.is_finite()) {
-            return Err(ObjectiveError::Param { name: "temperature", problem: format!("{temperature}: must be > 0") });
-        }
+        check_positive("temperature", temperature, false)?;
         if let Some(d) = d0 {
             if d < 1 {
                 return Err(ObjectiveError::Param { name: "d0", problem: format!("{d}: must be >= 1") });

@@ -49,5 +49,5 @@ pub use error::ObjectiveError;
 pub use margin::MarginContrastive;
 pub use mmcr::{nuclear_norm, Mmcr, MmcrMomentum, NuclearNormPath};
 pub use ntxent::NtXent;
-pub use objective::{check_views, LossOutput, Objective};
+pub use objective::{check_positive, check_two_views, check_views, LossOutput, Objective};
 pub use vicreg::Vicreg;

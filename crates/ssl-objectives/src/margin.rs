@@ -9,7 +9,7 @@
 use tch::Tensor;
 
 use crate::error::ObjectiveError;
-use crate::objective::{check_views, LossOutput, Objective};
+use crate::objective::{check_positive, check_two_views, LossOutput, Objective};
 use crate::util::{at_least_f32, scalar};
 
 /// The margin loss with margin `m`.
@@ -21,10 +21,7 @@ pub struct MarginContrastive {
 impl MarginContrastive {
     /// Margin `m > 0`.
     pub fn new(margin: f64) -> Result<Self, ObjectiveError> {
-        if !(margin > 0.0 && margin.is_finite()) {
-            return Err(ObjectiveError::Param { name: "margin", problem: format!("{margin}: must be > 0") });
-        }
-        Ok(MarginContrastive { margin })
+        Ok(MarginContrastive { margin: check_positive("margin", margin, false)? })
     }
 
     /// Mean loss of explicit pairs: `x1`, `x2` are `[N, d]`, `dissimilar` is `[N]` with 0/1.
@@ -54,10 +51,7 @@ impl Objective for MarginContrastive {
     }
 
     fn compute(&self, views: &Tensor) -> Result<LossOutput, ObjectiveError> {
-        let (k, b, _) = check_views(views, 2, 2)?;
-        if k != 2 {
-            return Err(ObjectiveError::Shape(format!("the margin loss takes exactly 2 views, got {k}")));
-        }
+        let (b, _) = check_two_views(views, 2, "the margin loss")?;
         let (v1, v2) = (views.get(0), views.get(1));
         let shifted = v2.roll([-1i64].as_slice(), [0i64].as_slice()); // row b: view 2 of image b + 1
         let x1 = Tensor::cat(&[&v1, &v1], 0);

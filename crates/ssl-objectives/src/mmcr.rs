@@ -22,7 +22,7 @@
 use tch::{Kind, Tensor};
 
 use crate::error::ObjectiveError;
-use crate::objective::{check_views, LossOutput, Objective};
+use crate::objective::{check_positive, check_views, LossOutput, Objective};
 use crate::util::{at_least_f32, l2_normalize, scalar};
 
 /// How nuclear norms are computed.
@@ -76,10 +76,7 @@ impl Default for Mmcr {
 impl Mmcr {
     /// MMCR with `λ >= 0` and a nuclear-norm path.
     pub fn new(lambda: f64, path: NuclearNormPath) -> Result<Self, ObjectiveError> {
-        if !(lambda >= 0.0 && lambda.is_finite()) {
-            return Err(ObjectiveError::Param { name: "lambda", problem: format!("{lambda}: must be >= 0") });
-        }
-        Ok(Mmcr { lambda, path })
+        Ok(Mmcr { lambda: check_positive("lambda", lambda, true)?, path })
     }
 
     /// The loss of already-normalised views `[k, B, d]` (k ≥ 2 checked by the caller).

@@ -15,7 +15,7 @@
 use tch::{Kind, Tensor};
 
 use crate::error::ObjectiveError;
-use crate::objective::{check_views, LossOutput, Objective};
+use crate::objective::{check_positive, check_views, LossOutput, Objective};
 use crate::util::at_least_f32;
 
 /// NT-Xent with temperature τ.
@@ -27,10 +27,7 @@ pub struct NtXent {
 impl NtXent {
     /// NT-Xent with temperature `temperature > 0`.
     pub fn new(temperature: f64) -> Result<Self, ObjectiveError> {
-        if !(temperature > 0.0 && temperature.is_finite()) {
-            return Err(ObjectiveError::Param { name: "temperature", problem: format!("{temperature}: must be > 0") });
-        }
-        Ok(NtXent { temperature })
+        Ok(NtXent { temperature: check_positive("temperature", temperature, false)? })
     }
 
     /// The temperature τ.

@@ -42,3 +42,22 @@ pub fn check_views(views: &Tensor, min_views: i64, min_batch: i64) -> Result<(i6
     }
     Ok((k, b, d))
 }
+
+/// Checks that `views` holds exactly two views of at least `min_batch` images; returns `(B, d)`.
+pub fn check_two_views(views: &Tensor, min_batch: i64, method: &str) -> Result<(i64, i64), ObjectiveError> {
+    let (k, b, d) = check_views(views, 2, min_batch)?;
+    if k != 2 {
+        return Err(ObjectiveError::Shape(format!("{method} takes exactly 2 views, got {k}")));
+    }
+    Ok((b, d))
+}
+
+/// Checks a hyper-parameter that must be finite and `> 0` (or `>= 0` when `zero_ok`).
+pub fn check_positive(name: &'static str, value: f64, zero_ok: bool) -> Result<f64, ObjectiveError> {
+    let ok = value.is_finite() && (value > 0.0 || (zero_ok && value == 0.0));
+    if ok {
+        Ok(value)
+    } else {
+        Err(ObjectiveError::Param { name, problem: format!("{value}: must be {}", if zero_ok { ">= 0" } else { "> 0" }) })
+    }
+}

@@ -8,7 +8,7 @@
 use tch::Tensor;
 
 use crate::error::ObjectiveError;
-use crate::objective::{check_views, LossOutput, Objective};
+use crate::objective::{check_positive, check_two_views, LossOutput, Objective};
 use crate::util::{at_least_f32, off_diagonal_sq_sum, scalar};
 
 /// VICReg with its three weights.
@@ -46,15 +46,10 @@ impl Objective for Vicreg {
     }
 
     fn compute(&self, views: &Tensor) -> Result<LossOutput, ObjectiveError> {
-        let (k, _, _) = check_views(views, 2, 2)?;
-        if k != 2 {
-            return Err(ObjectiveError::Shape(format!("VICReg takes exactly 2 views, got {k}")));
-        }
-        for (name, w) in [("invariance", self.invariance), ("variance", self.variance), ("covariance", self.covariance)] {
-            if !(w >= 0.0 && w.is_finite()) {
-                return Err(ObjectiveError::Param { name: "vicreg weight", problem: format!("{name} = {w}: must be >= 0") });
-            }
-        }
+        check_two_views(views, 2, "VICReg")?;
+        check_positive("invariance", self.invariance, true)?;
+        check_positive("variance", self.variance, true)?;
+        check_positive("covariance", self.covariance, true)?;
         let v = at_least_f32(views);
         let (z1, z2) = (v.get(0), v.get(1));
         let inv = z1.mse_loss(&z2, tch::Reduction::Mean);
