@@ -7,6 +7,9 @@
 //! * [`spectrum`]: covariance eigenvalue spectrum (raw, and DirectCLR's L2-normalised form),
 //!   participation ratio, power-law α (Stringer et al. 2019) with R², RankMe (Garrido et al. 2023).
 //! * [`knn`]: the weighted cosine k-nearest-neighbour probe (Wu et al. 2018; lightly / solo-learn).
+//! * [`probe`]: ridge linear probe (classification) and ridge regression probe (continuous targets).
+//! * [`geometry`]: manifold radius, dimension and centroid similarity (MMCR, seed 003).
+//! * [`alignment`]: DirectCLR's alignment matrix |V₂ᵀU₁| and its off-diagonal mass.
 //! * [`npy`]: reading and writing `.npy` embeddings and labels with errors that name the file.
 //! * [`plot`]: the spectrum plot (log eigenvalue against rank).
 //! * [`report`]: the `report.json` keys, computed in one call.
@@ -20,10 +23,13 @@
 //! # Ok::<(), ssl_analysis::AnalysisError>(())
 //! ```
 
+pub mod alignment;
 pub mod error;
+pub mod geometry;
 pub mod knn;
 pub mod npy;
 pub mod plot;
+pub mod probe;
 pub mod report;
 pub mod spectrum;
 

@@ -34,6 +34,8 @@ fn data(dir: &Path) {
     let (x, y) = make(90, 2);
     write_matrix(dir.join("xtr.npy"), &x).unwrap();
     write_labels(dir.join("ytr.npy"), &y).unwrap();
+    // Manifolds of 3 points each.
+    write_labels(dir.join("m.npy"), &(0..60u32).map(|i| i / 3).collect::<Vec<_>>()).unwrap();
 }
 
 #[test]
@@ -43,17 +45,19 @@ fn writes_every_key_and_the_plot() {
     let p = |n: &str| t.path().join(n).display().to_string();
     let (ok, stdout, stderr) = analyze(&[
         "--embeddings", &p("x.npy"), "--labels", &p("y.npy"), "--train-embeddings", &p("xtr.npy"), "--train-labels", &p("ytr.npy"),
-        "--knn-k", "5", "--alpha-window", "1,5", "--out", &p("out"),
+        "--manifold-ids", &p("m.npy"), "--knn-k", "5", "--alpha-window", "1,5", "--out", &p("out"),
     ]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("participation ratio"), "{stdout}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("out/report.json")).unwrap()).unwrap();
-    for k in ["n", "dim", "covariance_eigenvalues", "normalized_covariance_eigenvalues", "participation_ratio", "alpha", "alpha_fit_ranks", "alpha_r2", "rankme", "collapsed_dims", "collapse_threshold", "effective_rank", "knn_accuracy"] {
+    for k in ["n", "dim", "covariance_eigenvalues", "normalized_covariance_eigenvalues", "participation_ratio", "alpha", "alpha_fit_ranks", "alpha_r2", "rankme", "collapsed_dims", "collapse_threshold", "effective_rank", "knn_accuracy", "linear_probe_accuracy", "manifold"] {
         assert!(r.get(k).is_some(), "missing {k}");
     }
     assert_eq!((r["n"].as_u64(), r["dim"].as_u64()), (Some(60), Some(6)));
     assert_eq!(r["collapsed_dims"], 1, "the all-zero sixth dimension");
     assert_eq!(r["knn_accuracy"], 1.0);
+    assert_eq!(r["linear_probe_accuracy"], 1.0);
+    assert_eq!(r["manifold"]["count"], 20);
     assert!(t.path().join("out/spectrum.png").is_file());
     // Never overwrites.
     let (ok, _, stderr) = analyze(&["--embeddings", &p("x.npy"), "--out", &p("out")]);

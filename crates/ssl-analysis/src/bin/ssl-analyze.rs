@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask analyze --embeddings X.npy [--labels y.npy]
 //!     [--train-embeddings Xtr.npy --train-labels ytr.npy] [--alpha-window 11,100]
+//!     [--manifold-ids m.npy] [--probe-lambda 1.0]
 //!     [--collapse-threshold 1e-5] [--knn-k 200 --knn-temperature 0.1] --out DIR
 //! ```
 //! Writes `DIR/report.json` (keys documented in `ssl_analysis::report` and `docs/methods.md`) and
@@ -13,7 +14,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use serde_json::json;
+use ssl_analysis::geometry::manifold_geometry;
 use ssl_analysis::knn::{knn_accuracy, KnnConfig};
+use ssl_analysis::probe::{holdout_split, linear_probe_accuracy};
 use ssl_analysis::plot::{spectrum_png, SpectrumSeries};
 use ssl_analysis::report::{SpectrumOptions, SpectrumReport};
 use ssl_analysis::spectrum::{collapsed_dims, effective_rank_from_singular_values, singular_values};
@@ -34,6 +37,12 @@ struct Args {
     /// kNN bank labels.
     #[arg(long, requires = "train_embeddings")]
     train_labels: Option<PathBuf>,
+    /// One manifold id per embedding (1-D integer .npy; e.g. the image index of each view).
+    #[arg(long)]
+    manifold_ids: Option<PathBuf>,
+    /// Ridge penalty of the linear probe (on standardised features).
+    #[arg(long, default_value_t = 1.0)]
+    probe_lambda: f64,
     /// 1-based rank window of the alpha fit, FIRST,LAST.
     #[arg(long, default_value = "11,100")]
     alpha_window: String,
@@ -98,6 +107,25 @@ fn run(a: Args) -> Result<(), AnalysisError> {
             return Err(AnalysisError::Shape(format!("{}: {} labels for {} embeddings", path.display(), l.len(), x.nrows())));
         }
     }
+    if let (Some((_, y)), None) = (&labels, &a.train_embeddings) {
+        // No separate training set: a ridge probe on a held-out fifth of the given embeddings.
+        let (tr, te) = holdout_split(x.nrows());
+        let pick = |idx: &[usize]| x.select(ndarray::Axis(0), idx);
+        let lab = |idx: &[usize]| idx.iter().map(|&i| y[i]).collect::<Vec<_>>();
+        report["linear_probe_accuracy"] = json!(linear_probe_accuracy(pick(&tr).view(), &lab(&tr), pick(&te).view(), &lab(&te), a.probe_lambda)?);
+        report["linear_probe"] = json!({"model": "ridge classifier on standardised features", "lambda": a.probe_lambda, "train": tr.len(), "test": te.len(), "split": "every fifth row held out"});
+    }
+    if let Some(path) = &a.manifold_ids {
+        let ids = npy::read_labels(path)?;
+        let g = manifold_geometry(x.view(), &ids).map_err(|e| match e {
+            AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
+            other => other,
+        })?;
+        report["manifold"] = json!({
+            "count": g.count, "radius": g.radius, "dimension": g.dimension, "radius_sqrt_dimension": g.radius_sqrt_dimension,
+            "centroid_norm": g.centroid_norm, "centroid_similarity": g.centroid_similarity, "centroid_abs_similarity": g.centroid_abs_similarity,
+        });
+    }
     if let (Some(tx), Some(ty)) = (&a.train_embeddings, &a.train_labels) {
         let Some((_, query_labels)) = &labels else {
             return Err(bad("--labels", "the kNN probe needs --labels for the query embeddings".into()));
@@ -110,6 +138,8 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         let knn = KnnConfig { k: a.knn_k, temperature: a.knn_temperature };
         report["knn_accuracy"] = json!(knn_accuracy(bank.view(), &bank_labels, x.view(), query_labels, knn).map_err(|e| named(e, tx))?);
         report["knn"] = json!({"k": knn.k, "temperature": knn.temperature, "bank": bank.nrows(), "queries": x.nrows(), "similarity": "cosine", "weights": "exp(s/T)"});
+        report["linear_probe_accuracy"] = json!(linear_probe_accuracy(bank.view(), &bank_labels, x.view(), query_labels, a.probe_lambda)?);
+        report["linear_probe"] = json!({"model": "ridge classifier on standardised features", "lambda": a.probe_lambda, "train": bank.nrows(), "test": x.nrows(), "split": "train embeddings / embeddings"});
     }
 
     std::fs::create_dir_all(&a.out).map_err(|e| AnalysisError::File { path: a.out.clone(), problem: format!("cannot create: {e}") })?;
