@@ -14,8 +14,8 @@ use ndarray::ArrayView2;
 
 use crate::error::AnalysisError;
 use crate::spectrum::{
-    check_embeddings, covariance_eigenvalues, normalized_covariance_eigenvalues, participation_ratio, power_law_fit, rankme,
-    PowerLawFit,
+    check_embeddings, covariance_and_gram, eigvalsh_desc, normalized_covariance_eigenvalues, participation_ratio, power_law_fit,
+    rankme_from_singular_values, singular_values, PowerLawFit,
 };
 
 /// Options of the spectral report.
@@ -61,7 +61,14 @@ impl SpectrumReport {
     /// Computes every spectral key of `x`.
     pub fn compute(x: ArrayView2<f32>, opts: SpectrumOptions) -> Result<Self, AnalysisError> {
         check_embeddings(x, "embeddings")?;
-        let eig = covariance_eigenvalues(x)?;
+        // One centring pass and one product give both the covariance and XᵀX (for RankMe).
+        let (cov, gram) = covariance_and_gram(x);
+        let eig = eigvalsh_desc(&cov)?;
+        let sigma: Vec<f64> = if x.nrows() >= x.ncols() {
+            eigvalsh_desc(&gram)?.into_iter().map(|v| v.max(0.0).sqrt()).collect()
+        } else {
+            singular_values(x)?
+        };
         let norm = normalized_covariance_eigenvalues(x)?;
         let fit = power_law_fit(&eig, opts.alpha_window).ok();
         Ok(SpectrumReport {
@@ -71,7 +78,7 @@ impl SpectrumReport {
             alpha: fit.map_or(f64::NAN, |f| f.alpha),
             alpha_fit_ranks: fit.map_or([opts.alpha_window.0, opts.alpha_window.1], |f| [f.first, f.last]),
             alpha_r2: fit.map_or(f64::NAN, |f| f.r2),
-            rankme: rankme(x)?,
+            rankme: rankme_from_singular_values(&sigma),
             covariance_eigenvalues: eig,
             normalized_covariance_eigenvalues: norm,
             fit,

@@ -43,11 +43,21 @@ pub fn eigvalsh_desc(m: &Array2<f64>) -> Result<Vec<f64>, AnalysisError> {
 
 /// Mean-centred covariance (ddof 1), d × d, in f64.
 pub fn covariance(x: ArrayView2<f32>) -> Array2<f64> {
-    let n = x.nrows();
-    let xf = x.mapv(f64::from);
-    let mean = xf.mean_axis(Axis(0)).expect("n >= 1");
-    let xc = &xf - &mean;
-    xc.t().dot(&xc) / (n as f64 - 1.0)
+    covariance_and_gram(x).0
+}
+
+/// The covariance (ddof 1) and the uncentred Gram matrix XᵀX from one centring pass and one
+/// matrix product: XᵀX = X_cᵀX_c + n·μμᵀ (adding the rank-one term back is numerically benign).
+pub fn covariance_and_gram(x: ArrayView2<f32>) -> (Array2<f64>, Array2<f64>) {
+    let n = x.nrows() as f64;
+    let mut xc = x.mapv(f64::from);
+    let mean = xc.mean_axis(Axis(0)).expect("n >= 1");
+    xc -= &mean;
+    let scatter = xc.t().dot(&xc);
+    drop(xc);
+    let mu = mean.view().insert_axis(Axis(1));
+    let gram = &scatter + &(mu.dot(&mu.t()) * n);
+    (scatter / (n - 1.0), gram)
 }
 
 /// Covariance eigenvalues of X, descending (ddof 1).

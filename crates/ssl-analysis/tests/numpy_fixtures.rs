@@ -42,6 +42,11 @@ fn spectra_match_numpy_to_1e6_relative() {
         let sv = singular_values(x.view()).unwrap();
         assert!(rel(effective_rank_from_singular_values(&sv), f(&case["effective_rank"])) < 1e-6, "{name} effective rank");
         assert_eq!(collapsed_dims(&ev, 1e-5), case["collapsed_dims"].as_u64().unwrap() as usize, "{name} collapse count");
+        // The report's shared centring/Gram path gives the same numbers.
+        let r = ssl_analysis::report::SpectrumReport::compute(x.view(), ssl_analysis::report::SpectrumOptions { alpha_window: window }).unwrap();
+        assert!(rel(r.participation_ratio, f(&case["participation_ratio"])) < 1e-6, "{name} report PR");
+        assert!(rel(r.alpha, f(&case["alpha"])) < 1e-6, "{name} report alpha");
+        assert!(rel(r.rankme, f(&case["rankme"])) < 1e-6, "{name} report RankMe {} vs {}", r.rankme, f(&case["rankme"]));
         if name == "power_law" {
             assert!((fit.alpha - 1.5).abs() < 0.01, "alpha {}", fit.alpha);
         }
