@@ -9,9 +9,11 @@
 //! * [`knn`]: the weighted cosine k-nearest-neighbour probe (Wu et al. 2018; lightly / solo-learn).
 //! * [`probe`]: ridge linear probe (classification) and ridge regression probe (continuous targets).
 //! * [`geometry`]: manifold radius, dimension and centroid similarity (MMCR, seed 003).
+//! * [`capacity`]: simulated manifold capacity α = P/N_c by exact LP separability of random
+//!   dichotomies under random projections (Cover's α ≈ 2 for points is a test).
 //! * [`alignment`]: DirectCLR's alignment matrix |V₂ᵀU₁| and its off-diagonal mass.
 //! * [`npy`]: reading and writing `.npy` embeddings and labels with errors that name the file.
-//! * [`plot`]: the spectrum plot (log eigenvalue against rank).
+//! * [`plot`]: PNG or SVG plots — spectra (several runs overlaid, α fits drawn) and heat maps.
 //! * [`report`]: the `report.json` keys, computed in one call.
 //!
 //! ```no_run
@@ -24,6 +26,7 @@
 //! ```
 
 pub mod alignment;
+pub mod capacity;
 pub mod error;
 pub mod geometry;
 pub mod knn;

@@ -1,7 +1,12 @@
-//! Plots: the eigenvalue spectrum, log10 λ against rank, with the power-law fit drawn.
+//! Plots, as PNG or SVG (chosen by the file's extension):
+//! * [`spectrum_plot`]: log10 eigenvalue against rank, one curve per run with a legend, each
+//!   power-law fit drawn over its window;
+//! * [`heatmap_plot`]: a matrix as a colour map with a colour bar (DirectCLR alignment matrices
+//!   |V₂ᵀU₁|, Barlow Twins cross-correlations, feature correlations).
 
 use std::path::Path;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
@@ -28,56 +33,166 @@ pub struct SpectrumSeries<'a> {
     pub fit: Option<PowerLawFit>,
 }
 
-/// Draws log10 eigenvalue against rank for one or more spectra into a PNG.
-pub fn spectrum_png(path: impl AsRef<Path>, title: &str, series: &[SpectrumSeries<'_>]) -> Result<(), AnalysisError> {
-    let path = path.as_ref();
-    let err = |e: &dyn std::fmt::Display| AnalysisError::Plot { path: path.to_path_buf(), problem: e.to_string() };
-    ensure_font();
-    let floor = 1e-12f64;
-    let logs: Vec<Vec<f64>> = series.iter().map(|s| s.eigenvalues.iter().map(|v| v.max(floor).log10()).collect()).collect();
-    let n = series.iter().map(|s| s.eigenvalues.len()).max().unwrap_or(1).max(2);
-    let (lo, hi) = logs.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo.is_finite() && hi > lo { (lo - 0.2, hi + 0.2) } else { (-1.0, 1.0) };
-    let root = BitMapBackend::new(path, (800, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(56)
-        .build_cartesian_2d(1f64..n as f64, lo..hi)
-        .map_err(|e| err(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("rank")
-        .y_desc("log10 eigenvalue")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(|e| err(&e))?;
-    for (i, (s, ys)) in series.iter().zip(&logs).enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(ys.iter().enumerate().map(|(k, &y)| ((k + 1) as f64, y)), color.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(s.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        if let Some(fit) = s.fit {
-            let line = (fit.first..=fit.last).map(|k| (k as f64, (fit.log_scale - fit.alpha * (k as f64).ln()) / std::f64::consts::LN_10));
-            chart
-                .draw_series(LineSeries::new(line, BLACK.stroke_width(1)))
-                .map_err(|e| err(&e))?
-                .label(format!("α = {:.3} fit (ranks {}–{})", fit.alpha, fit.first, fit.last))
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK));
-        }
+/// Which file format a plot path asks for.
+fn format_of(path: &Path) -> Result<bool, AnalysisError> {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("svg") => Ok(true),
+        Some("png") => Ok(false),
+        _ => Err(AnalysisError::Plot { path: path.to_path_buf(), problem: "expected a .png or .svg file name".into() }),
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
+}
+
+/// Draws log10 eigenvalue against rank for one or more spectra into a PNG (kept for callers that
+/// always write PNG; [`spectrum_plot`] picks the format from the extension).
+pub fn spectrum_png(path: impl AsRef<Path>, title: &str, series: &[SpectrumSeries<'_>]) -> Result<(), AnalysisError> {
+    spectrum_plot(path, title, series)
+}
+
+/// Draws log10 eigenvalue against rank for one or more spectra, overlaid with a legend, into a
+/// `.png` or `.svg` file.
+pub fn spectrum_plot(path: impl AsRef<Path>, title: &str, series: &[SpectrumSeries<'_>]) -> Result<(), AnalysisError> {
+    // plotters' backends are distinct types; one generic function serves both.
+    fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, series: &[SpectrumSeries<'_>]) -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let floor = 1e-12f64;
+        let logs: Vec<Vec<f64>> = series.iter().map(|s| s.eigenvalues.iter().map(|v| v.max(floor).log10()).collect()).collect();
+        let n = series.iter().map(|s| s.eigenvalues.len()).max().unwrap_or(1).max(2);
+        let (lo, hi) = logs.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let (lo, hi) = if lo.is_finite() && hi > lo { (lo - 0.2, hi + 0.2) } else { (-1.0, 1.0) };
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(1f64..n as f64, lo..hi)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("rank")
+            .y_desc("log10 eigenvalue")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (i, (s, ys)) in series.iter().zip(&logs).enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(ys.iter().enumerate().map(|(k, &y)| ((k + 1) as f64, y)), color.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(s.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            if let Some(fit) = s.fit {
+                let line = (fit.first..=fit.last).map(|k| (k as f64, (fit.log_scale - fit.alpha * (k as f64).ln()) / std::f64::consts::LN_10));
+                let label = if series.len() > 1 { format!("{}: α = {:.3} (ranks {}–{})", s.label, fit.alpha, fit.first, fit.last) } else { format!("α = {:.3} fit (ranks {}–{})", fit.alpha, fit.first, fit.last) };
+                chart
+                    .draw_series(LineSeries::new(line, BLACK.stroke_width(1)))
+                    .map_err(|e| err(&e))?
+                    .label(label)
+                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK));
+            }
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+        Ok(())
+    }
+    let path = path.as_ref();
+    render_with(path, (800, 560), |root| draw(root, title, series), |root| draw(root, title, series))
+}
+
+/// A matrix drawn as a colour map (row 0 at the top) into a `.png` or `.svg` file. Values are
+/// mapped linearly from `range` (default: the matrix's min..max) onto the viridis colour map;
+/// non-finite cells are drawn grey.
+pub fn heatmap_plot(path: impl AsRef<Path>, title: &str, m: ndarray::ArrayView2<f64>, range: Option<(f64, f64)>) -> Result<(), AnalysisError> {
+    let path = path.as_ref();
+    let (rows, cols) = m.dim();
+    if rows == 0 || cols == 0 {
+        return Err(AnalysisError::Plot { path: path.to_path_buf(), problem: format!("cannot draw an empty {rows} × {cols} matrix") });
+    }
+    let (lo, hi) = range.unwrap_or_else(|| m.iter().filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v))));
+    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else if lo.is_finite() { (lo - 0.5, lo + 0.5) } else { (0.0, 1.0) };
+    fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, m: ndarray::ArrayView2<f64>, lo: f64, hi: f64) -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let (rows, cols) = m.dim();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let (main, bar) = root.split_horizontally(root.dim_in_pixel().0.saturating_sub(110));
+        let mut chart = ChartBuilder::on(&main)
+            .caption(title, ("sans-serif", 20))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(44)
+            .build_cartesian_2d(0f64..cols as f64, rows as f64..0f64)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("column")
+            .y_desc("row")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(|e| err(&e))?;
+        chart
+            .draw_series(m.indexed_iter().map(|((r, c), &v)| {
+                let color = if v.is_finite() { viridis((v - lo) / (hi - lo)) } else { RGBColor(160, 160, 160) };
+                Rectangle::new([(c as f64, r as f64), (c as f64 + 1.0, r as f64 + 1.0)], color.filled())
+            }))
+            .map_err(|e| err(&e))?;
+        // Colour bar.
+        let mut cb = ChartBuilder::on(&bar)
+            .margin_top(40)
+            .margin_bottom(46)
+            .margin_right(10)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..1f64, lo..hi)
+            .map_err(|e| err(&e))?;
+        cb.configure_mesh().disable_mesh().disable_x_axis().y_label_formatter(&|y| format!("{y:.3}")).label_style(("sans-serif", 12)).draw().map_err(|e| err(&e))?;
+        let steps = 100;
+        cb.draw_series((0..steps).map(|i| {
+            let a = lo + (hi - lo) * i as f64 / steps as f64;
+            let b = lo + (hi - lo) * (i + 1) as f64 / steps as f64;
+            Rectangle::new([(0.0, a), (1.0, b)], viridis((i as f64 + 0.5) / steps as f64).filled())
+        }))
         .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
+        Ok(())
+    }
+    render_with(path, (760, 640), |root| draw(root, title, m, lo, hi), |root| draw(root, title, m, lo, hi))
+}
+
+/// The viridis colour map at `t` in [0, 1] (clamped), by linear interpolation of 9 anchors.
+pub fn viridis(t: f64) -> RGBColor {
+    const ANCHORS: [(u8, u8, u8); 9] =
+        [(68, 1, 84), (71, 44, 122), (59, 81, 139), (44, 113, 142), (33, 144, 141), (39, 173, 129), (92, 200, 99), (170, 220, 50), (253, 231, 37)];
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * (ANCHORS.len() - 1) as f64;
+    let i = (t.floor() as usize).min(ANCHORS.len() - 2);
+    let f = t - i as f64;
+    let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * f).round() as u8;
+    let (a, b) = (ANCHORS[i], ANCHORS[i + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Renders into a PNG or an SVG by the extension of `path`; `png`/`svg` draw on each backend.
+fn render_with(
+    path: &Path,
+    size: (u32, u32),
+    png: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
+    svg: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
+) -> Result<(), AnalysisError> {
+    let err = |e: String| AnalysisError::Plot { path: path.to_path_buf(), problem: e };
+    ensure_font();
+    if format_of(path)? {
+        let root = SVGBackend::new(path, size).into_drawing_area();
+        svg(&root).map_err(err)?;
+        root.present().map_err(|e| err(e.to_string()))
+    } else {
+        let root = BitMapBackend::new(path, size).into_drawing_area();
+        png(&root).map_err(err)?;
+        root.present().map_err(|e| err(e.to_string()))
+    }
 }

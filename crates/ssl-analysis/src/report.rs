@@ -9,6 +9,18 @@
 //! | `participation_ratio` | (Σλ)² / Σλ² of `covariance_eigenvalues` |
 //! | `alpha`, `alpha_fit_ranks`, `alpha_r2` | power-law exponent of `covariance_eigenvalues` by Stringer's weighted fit, the 1-based rank window actually used, and the fit's weighted R² |
 //! | `rankme` | RankMe of X as is |
+//!
+//! `cargo xtask analyze` adds:
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `collapsed_dims`, `collapse_threshold` | number of covariance eigenvalues ≤ threshold × the largest, and that threshold |
+//! | `effective_rank` | exp of the entropy of the normalised singular values (Roy & Vetterli), no 1e-7 term |
+//! | `source` | the embeddings file |
+//! | `knn_accuracy`, `knn` | weighted cosine kNN accuracy of the embeddings against the `--train-*` bank, and its settings (k, T, bank and query sizes) |
+//! | `linear_probe_accuracy`, `linear_probe` | ridge classifier accuracy (bank → embeddings, or a held-out fifth of the embeddings when there is no bank) and its settings |
+//! | `manifold` | with `--manifold-ids`: `count`, mean `radius` R_M, `dimension` D_M, `radius_sqrt_dimension`, `centroid_norm`, `centroid_similarity`, `centroid_abs_similarity` ([`crate::geometry`]) |
+//! | `capacity` | with `--manifold-ids` (else the classes of `--labels`): `manifolds` P, `points`, `ambient_dim`, `critical_dim` N_c, `alpha` = P/N_c (or `alpha_below` = P/d when even d dimensions separate fewer than half), `curve` [[N, fraction]…], `config`, `manifolds_from` ([`crate::capacity`]) |
 
 use ndarray::ArrayView2;
 

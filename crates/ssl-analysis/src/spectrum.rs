@@ -60,6 +60,16 @@ pub fn covariance_and_gram(x: ArrayView2<f32>) -> (Array2<f64>, Array2<f64>) {
     (scatter / (n - 1.0), gram)
 }
 
+/// Pearson correlation matrix of the columns of X (d × d); a constant column gets NaN entries.
+pub fn correlation_matrix(x: ArrayView2<f32>) -> Array2<f64> {
+    let cov = covariance(x);
+    let sd: Vec<f64> = cov.diag().iter().map(|v| v.sqrt()).collect();
+    Array2::from_shape_fn(cov.dim(), |(i, j)| {
+        let s = sd[i] * sd[j];
+        if s > 0.0 { cov[[i, j]] / s } else { f64::NAN }
+    })
+}
+
 /// Covariance eigenvalues of X, descending (ddof 1).
 pub fn covariance_eigenvalues(x: ArrayView2<f32>) -> Result<Vec<f64>, AnalysisError> {
     eigvalsh_desc(&covariance(x))

@@ -50,7 +50,7 @@ fn writes_every_key_and_the_plot() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("participation ratio"), "{stdout}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("out/report.json")).unwrap()).unwrap();
-    for k in ["n", "dim", "covariance_eigenvalues", "normalized_covariance_eigenvalues", "participation_ratio", "alpha", "alpha_fit_ranks", "alpha_r2", "rankme", "collapsed_dims", "collapse_threshold", "effective_rank", "knn_accuracy", "linear_probe_accuracy", "manifold"] {
+    for k in ["n", "dim", "covariance_eigenvalues", "normalized_covariance_eigenvalues", "participation_ratio", "alpha", "alpha_fit_ranks", "alpha_r2", "rankme", "collapsed_dims", "collapse_threshold", "effective_rank", "knn_accuracy", "linear_probe_accuracy", "manifold", "capacity"] {
         assert!(r.get(k).is_some(), "missing {k}");
     }
     assert_eq!((r["n"].as_u64(), r["dim"].as_u64()), (Some(60), Some(6)));
@@ -58,6 +58,12 @@ fn writes_every_key_and_the_plot() {
     assert_eq!(r["knn_accuracy"], 1.0);
     assert_eq!(r["linear_probe_accuracy"], 1.0);
     assert_eq!(r["manifold"]["count"], 20);
+    assert_eq!(r["capacity"]["manifolds"], 20);
+    // 20 manifolds of 3 points in 6 dimensions: fewer than half the balanced dichotomies are
+    // separable even in all 6, so only the bound α < 20/6 is reported.
+    assert!(r["capacity"]["alpha"].is_null(), "{}", r["capacity"]);
+    assert!((r["capacity"]["alpha_below"].as_f64().unwrap() - 20.0 / 6.0).abs() < 1e-12);
+    assert!(t.path().join("out/correlation.png").exists());
     assert!(t.path().join("out/spectrum.png").is_file());
     // Never overwrites.
     let (ok, _, stderr) = analyze(&["--embeddings", &p("x.npy"), "--out", &p("out")]);
@@ -93,4 +99,22 @@ fn bad_inputs_fail_with_the_file_named() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+#[test]
+fn svg_plots_and_class_capacity() {
+    let t = tempfile::tempdir().unwrap();
+    data(t.path());
+    let p = |n: &str| t.path().join(n).display().to_string();
+    let (ok, _, stderr) = analyze(&["--embeddings", &p("x.npy"), "--labels", &p("y.npy"), "--format", "svg", "--alpha-window", "1,5", "--out", &p("out")]);
+    assert!(ok, "{stderr}");
+    for f in ["spectrum.svg", "correlation.svg"] {
+        let text = std::fs::read_to_string(t.path().join("out").join(f)).unwrap();
+        assert!(text.starts_with("<svg") && text.contains("</svg>"), "{f}");
+    }
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("out/report.json")).unwrap()).unwrap();
+    assert_eq!(r["capacity"]["manifolds_from"], "classes");
+    assert_eq!(r["capacity"]["manifolds"], 3);
+    // The critical dimension of three class clusters lies within the ambient six.
+    assert!(r["capacity"]["critical_dim"].as_f64().is_some_and(|n| (1.0..=6.0).contains(&n)));
 }

@@ -4,20 +4,23 @@
 //! cargo xtask analyze --embeddings X.npy [--labels y.npy]
 //!     [--train-embeddings Xtr.npy --train-labels ytr.npy] [--alpha-window 11,100]
 //!     [--manifold-ids m.npy] [--probe-lambda 1.0]
-//!     [--collapse-threshold 1e-5] [--knn-k 200 --knn-temperature 0.1] --out DIR
+//!     [--collapse-threshold 1e-5] [--knn-k 200 --knn-temperature 0.1]
+//!     [--capacity-trials 40 --capacity-manifolds 64 --capacity-points 32] [--format png|svg] --out DIR
 //! ```
-//! Writes `DIR/report.json` (keys documented in `ssl_analysis::report` and `docs/methods.md`) and
-//! `DIR/spectrum.png`. An existing `DIR/report.json` is never overwritten.
+//! Writes `DIR/report.json` (keys documented in `ssl_analysis::report` and `docs/methods.md`),
+//! `DIR/spectrum.{png,svg}` and `DIR/correlation.{png,svg}` (heat map of the feature correlation
+//! matrix, first 64 dimensions). An existing `DIR/report.json` is never overwritten.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use serde_json::json;
+use ssl_analysis::capacity::{simulated_capacity, subsample_rows, CapacityConfig};
 use ssl_analysis::geometry::manifold_geometry;
 use ssl_analysis::knn::{knn_accuracy, KnnConfig};
 use ssl_analysis::probe::{holdout_split, linear_probe_accuracy};
-use ssl_analysis::plot::{spectrum_png, SpectrumSeries};
+use ssl_analysis::plot::{heatmap_plot, spectrum_plot, SpectrumSeries};
 use ssl_analysis::report::{SpectrumOptions, SpectrumReport};
 use ssl_analysis::spectrum::{collapsed_dims, effective_rank_from_singular_values, singular_values};
 use ssl_analysis::{npy, AnalysisError};
@@ -55,6 +58,19 @@ struct Args {
     /// kNN vote temperature.
     #[arg(long, default_value_t = 0.1)]
     knn_temperature: f64,
+    /// Random dichotomies per tested dimension in the capacity simulation (0 skips it). Manifolds
+    /// are the --manifold-ids groups, or the classes of --labels.
+    #[arg(long, default_value_t = 40)]
+    capacity_trials: usize,
+    /// At most this many manifolds enter the capacity simulation (the smallest ids).
+    #[arg(long, default_value_t = 64)]
+    capacity_manifolds: usize,
+    /// At most this many points per manifold enter the capacity simulation (evenly strided).
+    #[arg(long, default_value_t = 32)]
+    capacity_points: usize,
+    /// Plot file format.
+    #[arg(long, value_parser = ["png", "svg"], default_value = "png")]
+    format: String,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -115,9 +131,9 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         report["linear_probe_accuracy"] = json!(linear_probe_accuracy(pick(&tr).view(), &lab(&tr), pick(&te).view(), &lab(&te), a.probe_lambda)?);
         report["linear_probe"] = json!({"model": "ridge classifier on standardised features", "lambda": a.probe_lambda, "train": tr.len(), "test": te.len(), "split": "every fifth row held out"});
     }
-    if let Some(path) = &a.manifold_ids {
-        let ids = npy::read_labels(path)?;
-        let g = manifold_geometry(x.view(), &ids).map_err(|e| match e {
+    let manifold_ids = a.manifold_ids.as_ref().map(|p| npy::read_labels(p).map(|l| (p, l))).transpose()?;
+    if let Some((path, ids)) = &manifold_ids {
+        let g = manifold_geometry(x.view(), ids).map_err(|e| match e {
             AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
             other => other,
         })?;
@@ -125,6 +141,20 @@ fn run(a: Args) -> Result<(), AnalysisError> {
             "count": g.count, "radius": g.radius, "dimension": g.dimension, "radius_sqrt_dimension": g.radius_sqrt_dimension,
             "centroid_norm": g.centroid_norm, "centroid_similarity": g.centroid_similarity, "centroid_abs_similarity": g.centroid_abs_similarity,
         });
+    }
+    let capacity_groups = manifold_ids.as_ref().map(|(p, l)| (*p, l, "manifold ids")).or(labels.as_ref().map(|(p, l)| (*p, l, "classes")));
+    if let (Some((path, ids, kind)), true) = (capacity_groups, a.capacity_trials > 0) {
+        let rows = subsample_rows(ids, a.capacity_manifolds, a.capacity_points);
+        let sub = x.select(ndarray::Axis(0), &rows);
+        let sub_ids: Vec<u32> = rows.iter().map(|&r| ids[r]).collect();
+        let cfg = CapacityConfig { trials: a.capacity_trials, ..Default::default() };
+        let c = simulated_capacity(sub.view(), &sub_ids, cfg).map_err(|e| match e {
+            AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
+            other => other,
+        })?;
+        let mut v = json!(c);
+        v["manifolds_from"] = json!(kind);
+        report["capacity"] = v;
     }
     if let (Some(tx), Some(ty)) = (&a.train_embeddings, &a.train_labels) {
         let Some((_, query_labels)) = &labels else {
@@ -144,11 +174,16 @@ fn run(a: Args) -> Result<(), AnalysisError> {
 
     std::fs::create_dir_all(&a.out).map_err(|e| AnalysisError::File { path: a.out.clone(), problem: format!("cannot create: {e}") })?;
     let title = format!("{}: covariance spectrum", a.embeddings.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()));
-    spectrum_png(
-        a.out.join("spectrum.png"),
+    let spectrum_path = a.out.join(format!("spectrum.{}", a.format));
+    spectrum_plot(
+        &spectrum_path,
         &title,
         &[SpectrumSeries { label: "covariance eigenvalues", eigenvalues: &spectrum.covariance_eigenvalues, fit: spectrum.fit }],
     )?;
+    let shown = x.ncols().min(64);
+    let corr = ssl_analysis::spectrum::correlation_matrix(x.slice(ndarray::s![.., ..shown]));
+    let corr_path = a.out.join(format!("correlation.{}", a.format));
+    heatmap_plot(&corr_path, &format!("feature correlation (first {shown} dims)"), corr.view(), Some((-1.0, 1.0)))?;
     let text = serde_json::to_string_pretty(&report).map_err(|e| bad("report", e.to_string()))?;
     std::fs::write(&report_path, text).map_err(|e| AnalysisError::File { path: report_path.clone(), problem: format!("cannot write: {e}") })?;
     println!(
@@ -168,6 +203,9 @@ fn run(a: Args) -> Result<(), AnalysisError> {
     if let Some(acc) = report["knn_accuracy"].as_f64() {
         println!("kNN accuracy {acc:.4} (k = {}, T = {})", a.knn_k, a.knn_temperature);
     }
-    println!("wrote {} and {}", report_path.display(), a.out.join("spectrum.png").display());
+    if let Some(alpha) = report["capacity"]["alpha"].as_f64() {
+        println!("simulated capacity alpha {alpha:.3} ({} manifolds)", report["capacity"]["manifolds"]);
+    }
+    println!("wrote {}, {} and {}", report_path.display(), spectrum_path.display(), corr_path.display());
     Ok(())
 }
