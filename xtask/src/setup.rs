@@ -9,6 +9,11 @@ use crate::run;
 pub const TORCH_VERSION: &str = "2.11.0";
 /// Where PyTorch is installed, relative to the workspace root (named in `.cargo/config.toml`).
 pub const TORCH_DIR: &str = ".deps/torch-2.11.0";
+/// torchvision matching torch 2.11.0, with Pillow, installed beside it (no dependencies pulled):
+/// the interoperability tests load exported backbones with `torchvision.models`.
+pub const TORCHVISION_VERSION: &str = "0.26.0";
+/// Where torchvision and Pillow are installed (on `PYTHONPATH` after [`TORCH_DIR`]).
+pub const PYTHON_EXTRA_DIR: &str = ".deps/python-extra";
 /// The idx files of Fashion-MNIST.
 pub const FASHION_FILES: [&str; 4] = [
     "train-images-idx3-ubyte.gz",
@@ -20,6 +25,7 @@ pub const FASHION_FILES: [&str; 4] = [
 /// Runs every step in order.
 pub fn run_all(root: &Path) -> Result<(), String> {
     ensure_torch(root)?;
+    ensure_torchvision(root)?;
     ensure_openblas()?;
     ensure_fashion_mnist(root)?;
     Ok(())
@@ -65,6 +71,33 @@ fn ensure_torch(root: &Path) -> Result<(), String> {
     })?;
     std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dir.display()))?;
     step(&format!("libtorch: installed in {TORCH_DIR}"));
+    Ok(())
+}
+
+/// torchvision (and Pillow, which it imports) into `.deps/python-extra`, via a `.partial` folder.
+fn ensure_torchvision(root: &Path) -> Result<(), String> {
+    let dir = root.join(PYTHON_EXTRA_DIR);
+    let marker = dir.join(format!("torchvision-{TORCHVISION_VERSION}.dist-info"));
+    if marker.exists() {
+        step(&format!("torchvision {TORCHVISION_VERSION}: present in {PYTHON_EXTRA_DIR}"));
+        return Ok(());
+    }
+    let python = find_python().ok_or_else(|| "torchvision: no python3 with pip found; install python3-pip, then run again".to_string())?;
+    let partial = root.join(format!("{PYTHON_EXTRA_DIR}.partial"));
+    for stale in [&partial, &dir] {
+        if stale.exists() {
+            std::fs::remove_dir_all(stale).map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
+        }
+    }
+    step(&format!("torchvision: installing torchvision=={TORCHVISION_VERSION} and pillow (~12 MB) into {PYTHON_EXTRA_DIR} ..."));
+    let mut cmd = Command::new(&python);
+    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--root-user-action=ignore", "--no-deps", "--target"])
+        .arg(&partial)
+        .arg(format!("torchvision=={TORCHVISION_VERSION}"))
+        .arg("pillow");
+    run("pip install torchvision", cmd).map_err(|e| format!("{e}\n  torchvision could not be installed: check that PyPI is reachable, then run again"))?;
+    std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dir.display()))?;
+    step(&format!("torchvision: installed in {PYTHON_EXTRA_DIR}"));
     Ok(())
 }
 

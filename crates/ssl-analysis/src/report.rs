@@ -26,7 +26,7 @@ use ndarray::ArrayView2;
 
 use crate::error::AnalysisError;
 use crate::spectrum::{
-    check_embeddings, covariance_and_gram, eigvalsh_desc, normalized_covariance_eigenvalues, participation_ratio, power_law_fit,
+    check_embeddings, covariance_gram_and_normalized, eigvalsh_desc, participation_ratio, power_law_fit,
     rankme_from_singular_values, singular_values, PowerLawFit,
 };
 
@@ -67,21 +67,25 @@ pub struct SpectrumReport {
     /// The fit itself, for plotting.
     #[serde(skip)]
     pub fit: Option<PowerLawFit>,
+    /// Singular values of X as is, descending (for RankMe and the effective rank).
+    #[serde(skip)]
+    pub singular_values: Vec<f64>,
 }
 
 impl SpectrumReport {
     /// Computes every spectral key of `x`.
     pub fn compute(x: ArrayView2<f32>, opts: SpectrumOptions) -> Result<Self, AnalysisError> {
         check_embeddings(x, "embeddings")?;
-        // One centring pass and one product give both the covariance and XᵀX (for RankMe).
-        let (cov, gram) = covariance_and_gram(x);
+        // One centring pass and one symmetric product give both the covariance and XᵀX (for RankMe);
+        // the normalised covariance reuses the same work buffer.
+        let (cov, gram, ncov) = covariance_gram_and_normalized(x);
         let eig = eigvalsh_desc(&cov)?;
         let sigma: Vec<f64> = if x.nrows() >= x.ncols() {
             eigvalsh_desc(&gram)?.into_iter().map(|v| v.max(0.0).sqrt()).collect()
         } else {
             singular_values(x)?
         };
-        let norm = normalized_covariance_eigenvalues(x)?;
+        let norm = eigvalsh_desc(&ncov)?;
         let fit = power_law_fit(&eig, opts.alpha_window).ok();
         Ok(SpectrumReport {
             n: x.nrows(),
@@ -94,6 +98,7 @@ impl SpectrumReport {
             covariance_eigenvalues: eig,
             normalized_covariance_eigenvalues: norm,
             fit,
+            singular_values: sigma,
         })
     }
 }

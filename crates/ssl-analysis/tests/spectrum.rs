@@ -125,3 +125,20 @@ fn collapse_count_and_effective_rank_by_hand() {
     let want = (-(0.75f64 * 0.75f64.ln() + 0.25 * 0.25f64.ln())).exp();
     assert!((effective_rank_from_singular_values(&[3.0, 1.0]) - want).abs() < 1e-12);
 }
+
+#[test]
+fn two_stage_eigensolver_matches_one_stage() {
+    use ssl_analysis::spectrum::{eigvalsh_desc, eigvalsh_desc_one_stage};
+    // Sizes below and above the two-stage solver's block size, and a rank-deficient matrix.
+    for (n, rank) in [(1usize, 1usize), (7, 7), (64, 64), (300, 300), (300, 40)] {
+        let b = ndarray::Array2::from_shape_fn((n, rank), |(i, j)| (((i * 7919 + j * 104729) % 1009) as f64 / 1009.0) - 0.5);
+        let m = b.dot(&b.t());
+        let two = eigvalsh_desc(&m).unwrap();
+        let one = eigvalsh_desc_one_stage(&m).unwrap();
+        let scale = one[0].abs().max(1e-300);
+        for (a, b) in two.iter().zip(&one) {
+            assert!((a - b).abs() <= 1e-12 * scale * n as f64, "n = {n}: {a} vs {b}");
+        }
+    }
+    assert!(eigvalsh_desc(&ndarray::Array2::zeros((2, 3))).is_err());
+}

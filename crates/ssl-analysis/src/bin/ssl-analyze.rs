@@ -22,7 +22,7 @@ use ssl_analysis::knn::{knn_accuracy, KnnConfig};
 use ssl_analysis::probe::{holdout_split, linear_probe_accuracy};
 use ssl_analysis::plot::{heatmap_plot, spectrum_plot, SpectrumSeries};
 use ssl_analysis::report::{SpectrumOptions, SpectrumReport};
-use ssl_analysis::spectrum::{collapsed_dims, effective_rank_from_singular_values, singular_values};
+use ssl_analysis::spectrum::{collapsed_dims, effective_rank_from_singular_values};
 use ssl_analysis::{npy, AnalysisError};
 
 #[derive(Parser)]
@@ -110,11 +110,10 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         other => other,
     };
     let spectrum = SpectrumReport::compute(x.view(), SpectrumOptions { alpha_window: window }).map_err(|e| named(e, &a.embeddings))?;
-    let sigma = singular_values(x.view())?;
     let mut report = serde_json::to_value(&spectrum).map_err(|e| bad("report", e.to_string()))?;
     report["collapsed_dims"] = json!(collapsed_dims(&spectrum.covariance_eigenvalues, a.collapse_threshold));
     report["collapse_threshold"] = json!(a.collapse_threshold);
-    report["effective_rank"] = json!(effective_rank_from_singular_values(&sigma));
+    report["effective_rank"] = json!(effective_rank_from_singular_values(&spectrum.singular_values));
     report["source"] = json!(a.embeddings.display().to_string());
 
     let labels = a.labels.as_ref().map(|p| npy::read_labels(p).map(|l| (p, l))).transpose()?;
