@@ -20,6 +20,48 @@ impl MlpConfig {
     pub fn simclr_v1(input: i64, hidden: i64, output: i64) -> Self {
         MlpConfig { dims: vec![input, hidden, output], batch_norm: false }
     }
+
+    /// SimCLR v2's 3-layer head with BatchNorm (Chen et al. 2020b): in → hidden → hidden → out.
+    pub fn simclr_v2(input: i64, hidden: i64, output: i64) -> Self {
+        MlpConfig { dims: vec![input, hidden, hidden, output], batch_norm: true }
+    }
+
+    /// A single linear layer (the DirectCLR paper's linear-projector ablation).
+    pub fn linear(input: i64, output: i64) -> Self {
+        MlpConfig { dims: vec![input, output], batch_norm: false }
+    }
+
+    /// Barlow Twins' projector: three linear layers of `width` (8192 in the paper), BN + ReLU
+    /// between them.
+    pub fn barlow(input: i64, width: i64) -> Self {
+        MlpConfig { dims: vec![input, width, width, width], batch_norm: true }
+    }
+
+    /// MMCR's projector (CIFAR): in → 512 → 128 with BN (seed 003).
+    pub fn mmcr(input: i64) -> Self {
+        MlpConfig { dims: vec![input, 512, 128], batch_norm: true }
+    }
+
+    /// BYOL's / SimSiam's predictor: d → hidden → d with BN (BYOL: 4096 hidden; CIFAR 512…4096).
+    pub fn predictor(dim: i64, hidden: i64) -> Self {
+        MlpConfig { dims: vec![dim, hidden, dim], batch_norm: true }
+    }
+
+    /// Number of linear layers.
+    pub fn layers(&self) -> usize {
+        self.dims.len().saturating_sub(1)
+    }
+
+    /// Checks the shape; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.dims.len() < 2 {
+            return Err(format!("head dims {:?}: need at least [input, output]", self.dims));
+        }
+        if let Some(d) = self.dims.iter().find(|&&d| d < 1) {
+            return Err(format!("head dims {:?}: width {d} must be >= 1", self.dims));
+        }
+        Ok(())
+    }
 }
 
 /// An MLP: Linear (→ BN) → ReLU … → Linear. Variables are named like a torch `Sequential`
@@ -61,6 +103,31 @@ impl Mlp {
             layers.push((lin, norm));
         }
         Mlp { layers }
+    }
+}
+
+impl Mlp {
+    /// The output after the first `layers` linear layers (with their BN and ReLU; the last layer
+    /// has none): `forward_upto(x, 0)` is `x`, `forward_upto(x, n)` the whole head. SimCLR v2
+    /// fine-tunes from the first head layer: `forward_upto(h, 1)`.
+    pub fn forward_upto(&self, x: &Tensor, layers: usize, train: bool) -> Tensor {
+        let mut h = x.shallow_clone();
+        let last = self.layers.len().saturating_sub(1);
+        for (i, (lin, norm)) in self.layers.iter().enumerate().take(layers) {
+            h = h.apply(lin);
+            if let Some(bn) = norm {
+                h = h.apply_t(bn, train);
+            }
+            if i < last {
+                h = h.relu();
+            }
+        }
+        h
+    }
+
+    /// Number of linear layers.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
     }
 }
 

@@ -6,7 +6,14 @@
 //!   (3×3/1 conv, no max-pool), any number of input channels, a width multiplier, torchvision's
 //!   initialisation (BN weight 1, bias 0; Kaiming-normal fan-out convs) and torchvision's
 //!   parameter names (`conv1.weight`, `layer1.0.bn1.running_mean`, …).
-//! * [`head`]: projector / predictor MLPs (SimCLR v1's 2-layer head, v2's 3-layer, …).
+//! * [`head`]: projector / predictor MLPs (SimCLR v1's 2-layer head, v2's 3-layer, Barlow's
+//!   3 × 8192, MMCR's, BYOL's predictor), with the output after any layer.
+//! * [`optim`]: SGD, Adam, AdamW (PyTorch's rules) and LARS (solo-learn's), with state that
+//!   checkpoints hold; [`schedule`]: LR scaling, warm-up + cosine, BYOL's τ schedule.
+//! * [`ema`]: momentum (EMA) encoders.
+//! * [`amp`]: dynamic loss scaling for autocast on CUDA.
+//! * [`checkpoint`]: atomic `.safetensors` checkpoints (model, optimiser, position) and the
+//!   torchvision-loadable backbone export.
 //! * [`device`]: picks CUDA when present.
 //!
 //! ```no_run
@@ -22,10 +29,16 @@
 //! assert_eq!(z.size(), vec![8, 128]);
 //! ```
 
+pub mod amp;
+pub mod checkpoint;
 pub mod device;
+pub mod ema;
 pub mod head;
+pub mod optim;
 pub mod resnet;
+pub mod schedule;
 
 pub use device::{pick_device, DeviceChoice};
 pub use head::{Mlp, MlpConfig};
+pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
 pub use resnet::{ResNet, ResNetConfig, Stem};
