@@ -1,19 +1,21 @@
 //! Momentum (EMA) encoders (BYOL, Grill et al. 2020; MoCo): a target network whose weights follow
 //! the online network's, `ξ ← τ·ξ + (1 − τ)·θ`, with τ from [`crate::schedule::ema_tau_at`].
 //!
-//! The target lives in its own [`VarStore`] built with the same structure (same variable names).
-//! Only trainable parameters are averaged; BatchNorm running statistics of the target are its own
+//! The target lives in its own [`VarStore`] built with the same structure (same variable names);
+//! it may hold a subset of the online variables (BYOL's target has no predictor). Only variables
+//! that are trainable in the online network are averaged; BatchNorm running statistics of the target are its own
 //! (its forward passes in training mode update them), as in solo-learn's `MomentumUpdater`.
 
 use tch::nn::VarStore;
 
-/// Copies every variable of `online` (parameters and buffers) into `target` — the initial state
-/// of a momentum encoder. Errors name the first variable that is missing or has another shape.
+/// Copies every variable of `target` (parameters and buffers) from its namesake in `online` — the
+/// initial state of a momentum encoder. Errors name the first variable that is missing or has
+/// another shape.
 pub fn copy_weights(target: &mut VarStore, online: &VarStore) -> Result<(), String> {
     let src = online.variables();
     let mut dst = target.variables();
-    for (name, t) in src.iter() {
-        let d = dst.get_mut(name).ok_or_else(|| format!("momentum encoder has no variable `{name}`"))?;
+    for (name, d) in dst.iter_mut() {
+        let t = src.get(name).ok_or_else(|| format!("the online network has no variable `{name}`"))?;
         if d.size() != t.size() {
             return Err(format!("variable `{name}`: online {:?}, momentum {:?}", t.size(), d.size()));
         }
@@ -22,8 +24,8 @@ pub fn copy_weights(target: &mut VarStore, online: &VarStore) -> Result<(), Stri
     Ok(())
 }
 
-/// `ξ ← τ·ξ + (1 − τ)·θ` for every trainable parameter θ of `online` and its namesake ξ in
-/// `target`.
+/// `ξ ← τ·ξ + (1 − τ)·θ` for every variable ξ of `target` whose namesake θ in `online` is
+/// trainable (buffers such as BN running statistics are left alone).
 pub fn ema_update(target: &mut VarStore, online: &VarStore, tau: f64) -> Result<(), String> {
     if !(0.0..=1.0).contains(&tau) {
         return Err(format!("EMA momentum τ = {tau}: expected 0 <= τ <= 1"));
@@ -31,8 +33,11 @@ pub fn ema_update(target: &mut VarStore, online: &VarStore, tau: f64) -> Result<
     let src = online.variables();
     let mut dst = target.variables();
     tch::no_grad(|| {
-        for (name, t) in src.iter().filter(|(_, t)| t.requires_grad()) {
-            let d = dst.get_mut(name).ok_or_else(|| format!("momentum encoder has no variable `{name}`"))?;
+        for (name, d) in dst.iter_mut() {
+            let t = src.get(name).ok_or_else(|| format!("the online network has no variable `{name}`"))?;
+            if !t.requires_grad() {
+                continue;
+            }
             if d.size() != t.size() {
                 return Err(format!("variable `{name}`: online {:?}, momentum {:?}", t.size(), d.size()));
             }

@@ -121,17 +121,20 @@ impl Block {
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         let mut h = x.shallow_clone();
         let last = self.convs.len() - 1;
+        // In-place ReLU and residual add, as torchvision (fewer allocations; same autograd).
         for (i, (c, b)) in self.convs.iter().zip(&self.bns).enumerate() {
             h = h.apply(c).apply_t(b, train);
             if i < last {
-                h = h.relu();
+                let _ = h.relu_();
             }
         }
         let identity = match &self.downsample {
             Some((c, b)) => x.apply(c).apply_t(b, train),
             None => x.shallow_clone(),
         };
-        (h + identity).relu()
+        let _ = h.g_add_(&identity);
+        let _ = h.relu_();
+        h
     }
 }
 
@@ -177,7 +180,8 @@ impl ResNet {
 
 impl ModuleT for ResNet {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut h = x.apply(&self.conv1).apply_t(&self.bn1, train).relu();
+        let mut h = x.apply(&self.conv1).apply_t(&self.bn1, train);
+        let _ = h.relu_();
         if self.stem == Stem::Imagenet {
             h = h.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
         }
