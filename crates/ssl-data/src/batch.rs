@@ -134,12 +134,18 @@ impl Loader {
 
     /// Iterates over the batches of `epoch`, prepared `prefetch` ahead on a background thread.
     pub fn epoch(&self, epoch: u64) -> EpochIter {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of `epoch` from batch `start` on (a resumed run skips what it already
+    /// trained on without drawing those views); the batches are those [`Loader::epoch`] yields.
+    pub fn epoch_from(&self, epoch: u64, start: usize) -> EpochIter {
         let order = self.order(epoch);
         let (tx, rx) = sync_channel(self.config.prefetch.max(1));
         let (dataset, transform, cfg) = (self.dataset.clone(), self.transform.clone(), self.config.clone());
         let batches = self.batches_per_epoch();
         let worker = std::thread::spawn(move || {
-            for chunk in order.chunks(cfg.batch_size).take(batches) {
+            for chunk in order.chunks(cfg.batch_size).take(batches).skip(start) {
                 let batch = make_batch(dataset.as_ref(), transform.as_ref(), chunk, cfg.views, cfg.seed, epoch);
                 if tx.send(Ok(batch)).is_err() {
                     return; // consumer went away

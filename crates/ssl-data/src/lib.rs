@@ -6,7 +6,7 @@
 //!
 //! * [`dataset`]: the [`Dataset`] trait (length, decoded `u8` image, optional label) and the
 //!   in-memory store every loader fills ([`InMemoryDataset`]).
-//! * [`idx`]: MNIST / Fashion-MNIST idx files, plain or `.gz`.
+//! * [`idx`]: MNIST / Fashion-MNIST idx files, plain or `.gz`; [`cifar`]: CIFAR-10/100 binary.
 //! * [`augment`]: augmentation ops with torchvision's semantics — each a plain function with
 //!   explicit parameters, plus a random wrapper that draws them.
 //! * [`view`]: view recipes (e.g. SimCLR's) that turn one image into one normalised `f32` view.
@@ -30,6 +30,7 @@
 
 pub mod augment;
 pub mod batch;
+pub mod cifar;
 pub mod dataset;
 pub mod error;
 pub mod idx;

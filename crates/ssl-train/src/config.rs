@@ -9,7 +9,23 @@ use ssl_models::resnet::Depth;
 use ssl_models::{DeviceChoice, Stem};
 
 /// The recipes shipped with the runner: (name, TOML text).
-pub const RECIPES: &[(&str, &str)] = &[("simclr-fmnist", include_str!("../recipes/simclr-fmnist.toml"))];
+pub const RECIPES: &[(&str, &str)] = &[
+    ("simclr-fmnist", include_str!("../recipes/simclr-fmnist.toml")),
+    ("barlow-fmnist", include_str!("../recipes/barlow-fmnist.toml")),
+    ("byol-fmnist", include_str!("../recipes/byol-fmnist.toml")),
+    ("directclr-fmnist", include_str!("../recipes/directclr-fmnist.toml")),
+    ("mmcr-fmnist", include_str!("../recipes/mmcr-fmnist.toml")),
+    ("simclr-linproj-fmnist", include_str!("../recipes/simclr-linproj-fmnist.toml")),
+    ("simclr-noproj-fmnist", include_str!("../recipes/simclr-noproj-fmnist.toml")),
+    ("simclr-v2-fmnist", include_str!("../recipes/simclr-v2-fmnist.toml")),
+    ("vicreg-fmnist", include_str!("../recipes/vicreg-fmnist.toml")),
+    ("barlow-cifar10", include_str!("../recipes/barlow-cifar10.toml")),
+    ("byol-cifar10", include_str!("../recipes/byol-cifar10.toml")),
+    ("directclr-cifar10", include_str!("../recipes/directclr-cifar10.toml")),
+    ("mmcr-cifar10", include_str!("../recipes/mmcr-cifar10.toml")),
+    ("simclr-cifar10", include_str!("../recipes/simclr-cifar10.toml")),
+    ("vicreg-cifar10", include_str!("../recipes/vicreg-cifar10.toml")),
+];
 
 /// The recipe `cargo xtask train` runs without arguments.
 pub const DEFAULT_RECIPE: &str = "simclr-fmnist";
@@ -82,7 +98,7 @@ impl Default for MonitorConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// Only `fashion-mnist` (or `mnist`, same format) in this version.
+    /// One of `crate::data::DATASETS`.
     pub dataset: String,
     /// Folder with the idx files.
     pub root: PathBuf,
@@ -146,32 +162,95 @@ pub struct ModelConfig {
     /// BatchNorm in the projector's hidden layers.
     #[serde(default)]
     pub projector_batch_norm: bool,
+    /// Hidden widths of the BYOL / SimSiam predictor (its input and output are the projector's
+    /// output); empty for methods without one.
+    #[serde(default)]
+    pub predictor: Vec<i64>,
 }
 
-/// The loss.
+/// The loss (`kind`) and its parameters; keys a method does not use are ignored by it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectiveConfig {
-    /// Only `ntxent` in this version.
+    /// ntxent | directclr | barlow | vicreg | byol | simsiam | mmcr.
     pub kind: String,
-    /// Temperature τ.
+    /// Temperature τ (ntxent, directclr).
+    #[serde(default = "default_temperature")]
     pub temperature: f64,
+    /// DirectCLR: the loss sees the first d0 dimensions of the representation.
+    #[serde(default)]
+    pub d0: Option<i64>,
+    /// Barlow Twins' off-diagonal weight λ.
+    #[serde(default = "default_barlow_lambda")]
+    pub barlow_lambda: f64,
+    /// VICReg weights (invariance, variance, covariance).
+    #[serde(default = "default_vicreg")]
+    pub vicreg_weights: [f64; 3],
+    /// MMCR's λ (weight of the per-image nuclear norms).
+    #[serde(default)]
+    pub mmcr_lambda: f64,
+    /// MMCR with a momentum encoder (the target's centroids enter the loss).
+    #[serde(default)]
+    pub momentum_encoder: bool,
+    /// EMA momentum of the target at the start (BYOL 0.99 / 0.996; MMCR momentum 0.99).
+    #[serde(default = "default_ema_base")]
+    pub ema_base: f64,
+    /// EMA momentum at the end of training (1.0: cosine schedule; = ema_base: fixed).
+    #[serde(default = "default_ema_final")]
+    pub ema_final: f64,
+}
+
+fn default_temperature() -> f64 {
+    0.2
+}
+fn default_barlow_lambda() -> f64 {
+    0.0051
+}
+fn default_vicreg() -> [f64; 3] {
+    [25.0, 25.0, 1.0]
+}
+fn default_ema_base() -> f64 {
+    0.99
+}
+fn default_ema_final() -> f64 {
+    1.0
+}
+
+/// The objectives the runner trains.
+pub const OBJECTIVES: [&str; 7] = ["ntxent", "directclr", "barlow", "vicreg", "byol", "simsiam", "mmcr"];
+
+impl ObjectiveConfig {
+    /// BYOL, or MMCR with a momentum encoder: the run keeps an EMA target network.
+    pub fn uses_target(&self) -> bool {
+        self.kind == "byol" || (self.kind == "mmcr" && self.momentum_encoder)
+    }
+    /// BYOL and SimSiam predict one view's projection from another's.
+    pub fn uses_predictor(&self) -> bool {
+        self.kind == "byol" || self.kind == "simsiam"
+    }
 }
 
 /// Optimiser and schedule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerConfig {
-    /// sgd | adam | adamw.
+    /// sgd | adam | adamw | lars.
     pub kind: String,
     /// Base learning rate, scaled by batch_size / 256.
     pub lr: f64,
-    /// SGD momentum.
-    #[serde(default)]
+    /// Momentum (sgd, lars).
+    #[serde(default = "default_momentum")]
     pub momentum: f64,
     /// Weight decay.
     #[serde(default)]
     pub weight_decay: f64,
+    /// LARS trust coefficient η.
+    #[serde(default = "default_eta")]
+    pub eta: f64,
+    /// Exclude biases and BN parameters from weight decay and LARS adaptation (default: true for
+    /// lars, false otherwise).
+    #[serde(default)]
+    pub exclude_bias_and_norm: Option<bool>,
     /// Linear warm-up length in epochs (may be fractional), then cosine decay to 0.
     #[serde(default)]
     pub warmup_epochs: f64,
@@ -179,6 +258,42 @@ pub struct OptimizerConfig {
     pub batch_size: usize,
     /// Passes over the training set.
     pub epochs: usize,
+    /// Mixed precision (autocast + loss scaling) when the device is CUDA; ignored on the CPU.
+    #[serde(default = "default_true")]
+    pub amp: bool,
+}
+
+fn default_momentum() -> f64 {
+    0.9
+}
+fn default_eta() -> f64 {
+    0.02
+}
+fn default_true() -> bool {
+    true
+}
+
+impl OptimizerConfig {
+    /// The ssl-models optimiser settings.
+    pub fn build_config(&self) -> Result<ssl_models::OptimizerConfig> {
+        use ssl_models::OptimizerKind as K;
+        let kind = match self.kind.as_str() {
+            "sgd" => K::Sgd,
+            "adam" => K::Adam,
+            "adamw" => K::Adamw,
+            "lars" => K::Lars,
+            other => bail!("optimizer.kind = `{other}`: expected sgd, adam, adamw or lars"),
+        };
+        let mut c = ssl_models::OptimizerConfig::new(kind);
+        c.momentum = self.momentum;
+        c.weight_decay = self.weight_decay;
+        c.eta = self.eta;
+        if let Some(e) = self.exclude_bias_and_norm {
+            c.exclude_bias_and_norm = e;
+        }
+        c.validate().map_err(|e| anyhow!(e))?;
+        Ok(c)
+    }
 }
 
 /// Logging.
@@ -266,17 +381,50 @@ impl Config {
 
     /// Checks ranges and combinations the types cannot express.
     pub fn validate(&self) -> Result<()> {
-        if !matches!(self.data.dataset.as_str(), "fashion-mnist" | "mnist") {
-            bail!("data.dataset = `{}`: this version trains on `fashion-mnist` or `mnist`", self.data.dataset);
+        if !crate::data::DATASETS.contains(&self.data.dataset.as_str()) {
+            bail!("data.dataset = `{}`: expected one of {}", self.data.dataset, crate::data::DATASETS.join(", "));
         }
-        if self.objective.kind != "ntxent" {
-            bail!("objective.kind = `{}`: this version implements `ntxent`", self.objective.kind);
+        let o = &self.objective;
+        if !OBJECTIVES.contains(&o.kind.as_str()) {
+            bail!("objective.kind = `{}`: expected one of {}", o.kind, OBJECTIVES.join(", "));
         }
-        if !matches!(self.optimizer.kind.as_str(), "sgd" | "adam" | "adamw") {
-            bail!("optimizer.kind = `{}`: expected sgd, adam or adamw", self.optimizer.kind);
+        self.optimizer.build_config()?;
+        let k = self.views.count;
+        match o.kind.as_str() {
+            "barlow" | "vicreg" | "byol" | "simsiam" if k != 2 => bail!("views.count = {k}: {} uses exactly 2 views", o.kind),
+            _ if k < 2 => bail!("views.count = {k}: {} needs at least 2 views per image", o.kind),
+            _ => {}
         }
-        if self.views.count < 2 {
-            bail!("views.count = {}: NT-Xent needs at least 2 views", self.views.count);
+        if matches!(o.kind.as_str(), "ntxent" | "directclr") && !(o.temperature > 0.0) {
+            bail!("objective.temperature = {}: must be > 0", o.temperature);
+        }
+        let rep = self.model.width * 8 * if self.model.depth == Depth::R50 { 4 } else { 1 };
+        if o.kind == "directclr" {
+            if !self.model.projector.is_empty() {
+                bail!("model.projector = {:?}: DirectCLR trains without a projector (set model.projector = [])", self.model.projector);
+            }
+            if let Some(d0) = o.d0 {
+                if d0 < 1 || d0 > rep {
+                    bail!("objective.d0 = {d0}: must be between 1 and the representation size {rep}");
+                }
+            }
+        } else if o.d0.is_some() {
+            bail!("objective.d0 is only used by directclr (objective.kind = `{}`)", o.kind);
+        }
+        if o.uses_predictor() && (self.model.predictor.is_empty() || self.model.projector.is_empty()) {
+            bail!("{} needs model.projector and model.predictor (hidden widths), e.g. predictor = [512]", o.kind);
+        }
+        if !o.uses_predictor() && !self.model.predictor.is_empty() {
+            bail!("model.predictor = {:?}: only byol and simsiam use a predictor", self.model.predictor);
+        }
+        if o.momentum_encoder && o.kind != "mmcr" {
+            bail!("objective.momentum_encoder is an MMCR option (byol always has its target)");
+        }
+        if o.uses_target() && !(0.0 <= o.ema_base && o.ema_base <= o.ema_final && o.ema_final <= 1.0) {
+            bail!("objective.ema_base = {}, ema_final = {}: need 0 <= ema_base <= ema_final <= 1", o.ema_base, o.ema_final);
+        }
+        if self.model.projector.iter().chain(&self.model.predictor).any(|&w| w < 1) {
+            bail!("model.projector / model.predictor widths must be >= 1");
         }
         if self.optimizer.batch_size < 2 || self.optimizer.epochs == 0 {
             bail!("optimizer.batch_size must be >= 2 and optimizer.epochs >= 1");
@@ -324,6 +472,32 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not serialise: {e}"))
     }
+}
+
+/// The dotted keys whose values differ between two configs (e.g. `optimizer.lr`).
+pub fn differences(a: &Config, b: &Config) -> Vec<String> {
+    fn walk(prefix: &str, a: &toml::Value, b: &toml::Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (toml::Value::Table(ta), toml::Value::Table(tb)) => {
+                let mut keys: Vec<&String> = ta.keys().chain(tb.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    match (ta.get(k), tb.get(k)) {
+                        (Some(x), Some(y)) => walk(&key, x, y, out),
+                        _ => out.push(key),
+                    }
+                }
+            }
+            _ if a != b => out.push(prefix.to_string()),
+            _ => {}
+        }
+    }
+    let (Ok(ta), Ok(tb)) = (toml::Value::try_from(a), toml::Value::try_from(b)) else { return vec!["(unserialisable)".into()] };
+    let mut out = Vec::new();
+    walk("", &ta, &tb, &mut out);
+    out
 }
 
 /// Reads a config saved in a run folder.

@@ -10,7 +10,7 @@ use tch::nn::ModuleT;
 
 use crate::config::read_saved;
 use crate::model::{embed, embed_with, Network};
-use crate::train::load_split;
+use crate::data::load_split;
 
 /// Rebuilds a run's network and loads its `checkpoint.safetensors`.
 pub fn load_network(run: &Path, device: DeviceChoice) -> Result<(crate::config::Config, Network)> {
@@ -21,7 +21,7 @@ pub fn load_network(run: &Path, device: DeviceChoice) -> Result<(crate::config::
     if !ckpt.is_file() {
         bail!("{} has no checkpoint.safetensors", run.display());
     }
-    net.vs.load(&ckpt).map_err(|e| anyhow::anyhow!("{}: corrupt or incompatible checkpoint: {e}", ckpt.display()))?;
+    ssl_models::checkpoint::load(&ckpt, &mut [("", &mut net.vs)], None).map_err(|e| anyhow::anyhow!("corrupt or incompatible checkpoint: {e}"))?;
     Ok((cfg, net))
 }
 

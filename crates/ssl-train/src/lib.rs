@@ -25,6 +25,7 @@
 
 pub mod compare;
 pub mod config;
+pub mod data;
 pub mod doctor;
 pub mod evaluate;
 pub mod export;

@@ -42,6 +42,10 @@ enum Cmd {
         /// Print the resolved config and exit.
         #[arg(long)]
         dry_run: bool,
+        /// Continue an interrupted run folder from its checkpoint (its config.toml is used; a
+        /// --recipe/--config/--set that changes it is refused).
+        #[arg(long, value_name = "RUN")]
+        resume: Option<PathBuf>,
     },
     /// Print torch version, CUDA devices, BLAS and datasets.
     Doctor {
@@ -89,15 +93,40 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Cmd::Train { recipe, config, device, name, runs_dir, mut overrides, dry_run } => {
-            let src = match config {
-                Some(p) => Source::File(p),
-                None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
-            };
+        Cmd::Train { recipe, config, device, name, runs_dir, mut overrides, dry_run, resume } => {
             if let Some(d) = device {
                 overrides.push(format!("device=\"{}\"", format!("{d:?}").to_lowercase()));
             }
-            let cfg = Config::load(&src, &overrides)?;
+            let (src, cfg) = match &resume {
+                Some(run) => {
+                    let saved = ssl_train::config::read_saved(&run.join("config.toml"))
+                        .map_err(|e| anyhow::anyhow!("cannot resume {}: {e:#}", run.display()))?;
+                    if recipe.is_some() || config.is_some() || !overrides.is_empty() {
+                        let src = match &config {
+                            Some(p) => Source::File(p.clone()),
+                            None => Source::File(run.join("config.toml")),
+                        };
+                        let src = match &recipe {
+                            Some(r) => Source::Recipe(r.clone()),
+                            None => src,
+                        };
+                        let asked = Config::load(&src, &overrides)?;
+                        let diff = ssl_train::config::differences(&saved, &asked);
+                        if !diff.is_empty() {
+                            anyhow::bail!("cannot resume {}: its config differs from the one given ({}); resume without --recipe/--config/--set, or start a new run", run.display(), diff.join(", "));
+                        }
+                    }
+                    (Source::File(run.join("config.toml")), saved)
+                }
+                None => {
+                    let src = match config {
+                        Some(p) => Source::File(p),
+                        None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
+                    };
+                    let cfg = Config::load(&src, &overrides)?;
+                    (src, cfg)
+                }
+            };
             println!("# config ({src}{})\n{}", if overrides.is_empty() { String::new() } else { format!(" with --set {}", overrides.join(" ")) }, cfg.to_toml());
             if dry_run {
                 return Ok(());
@@ -113,19 +142,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = RunOptions {
                 runs_root: runs_dir,
                 name,
+                resume,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
                 stop: Some(stop),
                 ..Default::default()
             };
             let s = train(&cfg, &opts)?;
-            println!("\n{}", s.eval.table(cfg.optimizer.epochs));
-            let r = &s.eval.spectrum;
+            let Some(eval) = &s.eval else { return Ok(()) };
+            println!("\n{}", eval.table(cfg.optimizer.epochs));
+            let r = &eval.spectrum;
             println!(
                 "test embeddings: participation ratio {:.2}, alpha {:.3} (ranks {}-{}, R² {:.3}), RankMe {:.2}",
                 r.participation_ratio, r.alpha, r.alpha_fit_ranks[0], r.alpha_fit_ranks[1], r.alpha_r2, r.rankme
             );
             println!("run folder: {} (wall time {:.1} min)", s.dir.display(), s.wall_seconds / 60.0);
-            if s.eval.knn_trained <= s.eval.knn_pixels.max(s.eval.knn_init) {
+            if eval.knn_trained <= eval.knn_pixels.max(eval.knn_init) {
                 println!("note: the trained encoder does not beat both baselines with this budget");
             }
             Ok(())

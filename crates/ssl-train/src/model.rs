@@ -1,4 +1,5 @@
-//! The SimCLR network (backbone + projector) and embedding extraction.
+//! The network of a run (backbone, projector, and for BYOL / SimSiam a predictor), its EMA
+//! target, and embedding extraction.
 
 use anyhow::Result;
 use ndarray::Array2;
@@ -17,11 +18,24 @@ pub struct Network {
     pub backbone: ResNet,
     /// The projector head, if any.
     pub projector: Option<Mlp>,
+    /// The predictor (BYOL, SimSiam), if any.
+    pub predictor: Option<Mlp>,
 }
 
 impl Network {
     /// Builds the network of `cfg` on `device`, its initial weights drawn from `cfg.seed`.
     pub fn new(cfg: &Config, device: Device) -> Network {
+        Self::build(cfg, device, true)
+    }
+
+    /// The EMA target of `cfg`'s network: backbone and projector, no predictor, frozen.
+    pub fn target(cfg: &Config, device: Device) -> Network {
+        let mut net = Self::build(cfg, device, false);
+        net.vs.freeze();
+        net
+    }
+
+    fn build(cfg: &Config, device: Device, with_predictor: bool) -> Network {
         tch::manual_seed(cfg.seed as i64);
         let vs = nn::VarStore::new(device);
         let m = &cfg.model;
@@ -32,7 +46,22 @@ impl Network {
             dims.extend(&m.projector);
             Mlp::new(&(vs.root() / "projector"), &MlpConfig { dims, batch_norm: m.projector_batch_norm })
         });
-        Network { vs, backbone, projector }
+        let out = m.projector.last().copied().unwrap_or(backbone.out_dim());
+        let predictor = (with_predictor && !m.predictor.is_empty()).then(|| {
+            let mut dims = vec![out];
+            dims.extend(&m.predictor);
+            dims.push(out);
+            Mlp::new(&(vs.root() / "predictor"), &MlpConfig { dims, batch_norm: true })
+        });
+        Network { vs, backbone, projector, predictor }
+    }
+
+    /// The predictor applied to projections (identity when there is none).
+    pub fn predict(&self, z: &Tensor, train: bool) -> Tensor {
+        match &self.predictor {
+            Some(p) => p.forward_t(z, train),
+            None => z.shallow_clone(),
+        }
     }
 
     /// Embeddings fed to the objective: `[N, d]` from a `[N, C, H, W]` batch.

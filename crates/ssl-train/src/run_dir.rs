@@ -37,6 +37,18 @@ impl RunDir {
         Ok(RunDir { path, metrics: BufWriter::new(metrics) })
     }
 
+    /// Reopens an existing run folder to continue it (`--resume`): metrics are appended.
+    pub fn open(path: &Path) -> Result<RunDir> {
+        if !path.join("config.toml").is_file() {
+            bail!("{} is not a run folder (no config.toml)", path.display());
+        }
+        let metrics = OpenOptions::new()
+            .append(true)
+            .open(path.join("metrics.jsonl"))
+            .with_context(|| format!("cannot append to {}", path.join("metrics.jsonl").display()))?;
+        Ok(RunDir { path: path.to_path_buf(), metrics: BufWriter::new(metrics) })
+    }
+
     /// The folder.
     pub fn path(&self) -> &Path {
         &self.path

@@ -63,7 +63,7 @@ fn tiny_config(data: &Path) -> Config {
 }
 
 fn options(root: PathBuf, name: &str) -> RunOptions {
-    RunOptions { runs_root: root, name: Some(name.into()), command: "test".into(), progress: false, stop: None }
+    RunOptions { runs_root: root, name: Some(name.into()), command: "test".into(), progress: false, ..Default::default() }
 }
 
 #[test]

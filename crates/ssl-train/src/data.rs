@@ -1,0 +1,39 @@
+//! Which datasets a recipe can name, and loading one split of them.
+
+use anyhow::{bail, Context, Result};
+use ssl_data::cifar::{cifar10, cifar100, Cifar100Labels};
+use ssl_data::{idx, Dataset, InMemoryDataset, Split};
+
+use crate::config::Config;
+
+/// The values `data.dataset` accepts.
+pub const DATASETS: &[&str] = &["fashion-mnist", "mnist", "cifar10", "cifar100", "cifar100-coarse"];
+
+/// Loads a split of `cfg.data.dataset`, keeping the first `limit` images when `limit > 0`.
+pub fn load_split(cfg: &Config, split: Split, limit: usize) -> Result<InMemoryDataset> {
+    let root = &cfg.data.root;
+    let ds = match cfg.data.dataset.as_str() {
+        "fashion-mnist" | "mnist" => idx::fashion_mnist(root, split).with_context(|| {
+            format!(
+                "cannot load the {} split of {} from {} (for Fashion-MNIST run `cargo xtask setup`)",
+                split.name(),
+                cfg.data.dataset,
+                root.display()
+            )
+        })?,
+        "cifar10" => cifar10(root, split).with_context(|| format!("cannot load CIFAR-10 from {} (the binary version: cifar-10-batches-bin)", root.display()))?,
+        "cifar100" | "cifar100-coarse" => {
+            let which = if cfg.data.dataset == "cifar100" { Cifar100Labels::Fine } else { Cifar100Labels::Coarse };
+            cifar100(root, split, which).with_context(|| format!("cannot load CIFAR-100 from {} (the binary version: cifar-100-binary)", root.display()))?
+        }
+        other => bail!("data.dataset = `{other}`: expected one of {}", DATASETS.join(", ")),
+    };
+    if ds.is_empty() {
+        bail!("the {} split of {} in {} holds no images", split.name(), cfg.data.dataset, root.display());
+    }
+    if limit > 0 && limit < ds.len() {
+        Ok(ds.subset(&(0..limit).collect::<Vec<_>>())?)
+    } else {
+        Ok(ds)
+    }
+}
