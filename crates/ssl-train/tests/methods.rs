@@ -1,0 +1,236 @@
+//! Every method's CPU recipe trains on a small slice with a falling, finite loss; resume
+//! continues exactly; NaN, bad settings and GPU recipes are handled.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ssl_train::config::{Config, Source, RECIPES};
+use ssl_train::train::{train, RunOptions};
+
+fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
+    let mut out = vec![0u8, 0, 8, dims.len() as u8];
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&out).unwrap();
+    std::fs::write(path, gz.finish().unwrap()).unwrap();
+}
+
+/// Fashion-MNIST-shaped toy: class c is a bright bar at rows 2c+4..2c+6 on a noisy background.
+fn toy_dataset(dir: &Path, n: usize) {
+    let make = |n: usize, salt: usize| {
+        let mut px = vec![0u8; n * 784];
+        let mut labels = vec![0u8; n];
+        for i in 0..n {
+            let c = (i * 7 + salt) % 10;
+            labels[i] = c as u8;
+            for y in 0..28 {
+                for x in 0..28 {
+                    let noise = ((i * 131 + y * 29 + x * 17 + salt) % 37) as u8;
+                    px[i * 784 + y * 28 + x] = noise.saturating_add(if y / 2 == c + 2 { 200 } else { 0 });
+                }
+            }
+        }
+        (px, labels)
+    };
+    let (p, l) = make(n, 0);
+    write_idx(&dir.join("train-images-idx3-ubyte.gz"), &[n as u32, 28, 28], &p);
+    write_idx(&dir.join("train-labels-idx1-ubyte.gz"), &[n as u32], &l);
+    let (p, l) = make(20, 3);
+    write_idx(&dir.join("t10k-images-idx3-ubyte.gz"), &[20, 28, 28], &p);
+    write_idx(&dir.join("t10k-labels-idx1-ubyte.gz"), &[20], &l);
+}
+
+/// A recipe shrunk to a few steps on the toy data: width 4, 64 images, batch 16, 6 epochs.
+fn small(recipe: &str, data: &Path, extra: &[&str]) -> Config {
+    let mut o: Vec<String> = vec![
+        format!("data.root=\"{}\"", data.display()),
+        "data.train_limit=0".into(),
+        "data.test_limit=0".into(),
+        "device=\"cpu\"".into(),
+        "model.width=4".into(),
+        "optimizer.batch_size=16".into(),
+        "optimizer.epochs=6".into(),
+        "optimizer.warmup_epochs=0".into(),
+        "monitor.every_epochs=0".into(),
+        "checkpoint.every_epochs=1".into(),
+        "log.every_steps=1".into(),
+    ];
+    if recipe.starts_with("directclr") {
+        o.push("objective.d0=16".into());
+    }
+    o.extend(extra.iter().map(|s| s.to_string()));
+    Config::load(&Source::Recipe(recipe.into()), &o).unwrap_or_else(|e| panic!("{recipe}: {e:#}"))
+}
+
+fn opts(root: &Path, name: &str) -> RunOptions {
+    RunOptions { runs_root: root.to_path_buf(), name: Some(name.into()), progress: false, skip_eval: true, ..Default::default() }
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    toy_dataset(&data, 64);
+    (t, data)
+}
+
+#[test]
+fn every_cpu_recipe_trains_with_a_falling_finite_loss() {
+    let (t, data) = setup();
+    let cpu: Vec<&str> = RECIPES.iter().map(|(n, _)| *n).filter(|n| n.ends_with("-fmnist")).collect();
+    assert!(cpu.len() >= 9, "{cpu:?}");
+    for name in cpu {
+        // A larger learning rate than the recipes' so a few steps show learning.
+        let cfg = small(name, &data, &["optimizer.lr=0.05"]);
+        let s = train(&cfg, &opts(t.path(), name)).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let l = &s.epoch_losses;
+        println!("{name}: epoch losses {l:?}");
+        assert_eq!(l.len(), 6);
+        assert!(l.iter().all(|v| v.is_finite()), "{name}: {l:?}");
+        assert!(l[5] < l[0], "{name}: the loss did not fall: {l:?}");
+        // Every step line carries the loss parts, LR and throughput.
+        let metrics = std::fs::read_to_string(t.path().join(name).join("metrics.jsonl")).unwrap();
+        let step: serde_json::Value = serde_json::from_str(metrics.lines().find(|l| l.contains("\"step\"")).unwrap()).unwrap();
+        assert!(step["lr"].is_number() && step["images_per_s"].is_number() && step["online_probe_acc"].is_number(), "{step}");
+        if cfg.objective.kind == "byol" {
+            assert!(step["ema_tau"].is_number());
+        }
+    }
+}
+
+#[test]
+fn simsiam_and_mmcr_momentum_train_too() {
+    let (t, data) = setup();
+    for (name, recipe, extra) in [
+        ("simsiam", "byol-fmnist", vec!["objective.kind=\"simsiam\""]),
+        ("mmcr-momentum", "mmcr-fmnist", vec!["objective.momentum_encoder=true"]),
+        ("simclr-lars", "simclr-fmnist", vec!["optimizer.kind=\"lars\"", "optimizer.lr=2.0"]),
+    ] {
+        let cfg = small(recipe, &data, &[&["optimizer.lr=0.05"], extra.as_slice()].concat());
+        let s = train(&cfg, &opts(t.path(), name)).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let l = &s.epoch_losses;
+        println!("{name}: {l:?}");
+        assert!(l.iter().all(|v| v.is_finite()) && l[5] < l[0], "{name}: {l:?}");
+    }
+}
+
+#[test]
+fn an_interrupted_run_resumes_exactly() {
+    let (t, data) = setup();
+    for recipe in ["byol-fmnist", "simclr-fmnist"] {
+        let cfg = small(recipe, &data, &["optimizer.epochs=2"]);
+        let whole = t.path().join(format!("{recipe}-whole"));
+        train(&cfg, &opts(t.path(), &format!("{recipe}-whole"))).unwrap();
+        let name = format!("{recipe}-cut");
+        let mut o = opts(t.path(), &name);
+        o.stop_after_steps = Some(5); // mid-epoch (4 steps per epoch)
+        let err = format!("{:#}", train(&cfg, &o).err().unwrap());
+        assert!(err.contains("interrupted at step 5") && err.contains("--resume"), "{err}");
+        let cut = t.path().join(&name);
+        let mut o = opts(t.path(), "unused");
+        o.resume = Some(cut.clone());
+        train(&cfg, &o).unwrap();
+        let a = tch::Tensor::read_safetensors(whole.join("checkpoint.safetensors")).unwrap();
+        let b: std::collections::HashMap<String, tch::Tensor> = tch::Tensor::read_safetensors(cut.join("checkpoint.safetensors")).unwrap().into_iter().collect();
+        let mut compared = 0;
+        for (n, x) in &a {
+            if n == "state/json" {
+                continue;
+            }
+            let y = &b[n];
+            let d = (x.to_kind(tch::Kind::Double) - y.to_kind(tch::Kind::Double)).abs().max().double_value(&[]);
+            assert!(d < 1e-6, "{recipe}: {n} differs by {d} after resume");
+            compared += 1;
+        }
+        assert!(compared > 100);
+        // Resuming a finished run is refused.
+        let err = format!("{:#}", train(&cfg, &o).err().unwrap());
+        assert!(err.contains("already finished"), "{err}");
+    }
+}
+
+#[test]
+fn a_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint() {
+    let (t, data) = setup();
+    // A huge learning rate blows the weights up within the second epoch.
+    let cfg = small("simclr-noproj-fmnist", &data, &["optimizer.kind=\"sgd\"", "optimizer.lr=1e12", "optimizer.epochs=3"]);
+    let err = format!("{:#}", train(&cfg, &opts(t.path(), "nan")).err().expect("the run must stop"));
+    assert!(err.contains("at step") && err.contains("last good checkpoint"), "{err}");
+    let metrics = std::fs::read_to_string(t.path().join("nan/metrics.jsonl")).unwrap();
+    assert!(metrics.contains("non-finite loss"));
+    if t.path().join("nan/checkpoint.safetensors").exists() {
+        let s = ssl_models::checkpoint::read_state(&t.path().join("nan/checkpoint.safetensors")).unwrap();
+        assert!(!s.finished);
+    }
+}
+
+#[test]
+fn inconsistent_settings_are_refused_with_the_field_named() {
+    let (t, data) = setup();
+    let load = |recipe: &str, o: &[&str]| {
+        let mut all: Vec<String> = vec![format!("data.root=\"{}\"", data.display())];
+        all.extend(o.iter().map(|s| s.to_string()));
+        Config::load(&Source::Recipe(recipe.into()), &all).map(|_| ()).map_err(|e| format!("{e:#}"))
+    };
+    let cases: [(&str, &[&str], &str); 8] = [
+        ("simclr-fmnist", &["objective.kind=\"swav\""], "objective.kind"),
+        ("mmcr-fmnist", &["views.count=1"], "views.count"),
+        ("directclr-fmnist", &["objective.d0=129"], "objective.d0"),
+        ("directclr-fmnist", &["model.projector=[64]"], "projector"),
+        ("barlow-fmnist", &["views.count=3"], "views.count"),
+        ("byol-fmnist", &["model.predictor=[]"], "predictor"),
+        ("simclr-fmnist", &["optimizer.kind=\"rmsprop\""], "optimizer.kind"),
+        ("simclr-fmnist", &["optimizer.momentum=1.5"], "momentum"),
+    ];
+    for (recipe, o, field) in cases {
+        let e = load(recipe, o).expect_err(&format!("{o:?} must be refused"));
+        assert!(e.contains(field), "{o:?}: {e}");
+    }
+    assert!(load("simclr-fmnist", &["objective.tau=0.1"]).unwrap_err().contains("tau"));
+    // Batch larger than the dataset: refused before a run folder exists.
+    let cfg = small("simclr-fmnist", &data, &["optimizer.batch_size=128"]);
+    let e = format!("{:#}", train(&cfg, &opts(t.path(), "big")).err().unwrap());
+    assert!(e.contains("batch_size") && e.contains("64 images"), "{e}");
+    assert!(!t.path().join("big").exists());
+    // A resume with a different config is refused by the CLI's comparison.
+    let a = small("simclr-fmnist", &data, &[]);
+    let b = small("simclr-fmnist", &data, &["optimizer.lr=0.3"]);
+    assert_eq!(ssl_train::config::differences(&a, &b), vec!["optimizer.lr".to_string()]);
+    assert!(ssl_train::config::differences(&a, &a).is_empty());
+}
+
+#[test]
+fn a_corrupt_checkpoint_cannot_be_resumed_and_is_left_alone() {
+    let (t, data) = setup();
+    let cfg = small("simclr-fmnist", &data, &["optimizer.epochs=2"]);
+    let mut o = opts(t.path(), "c");
+    o.stop_after_steps = Some(3);
+    let _ = train(&cfg, &o);
+    let ckpt = t.path().join("c/checkpoint.safetensors");
+    std::fs::write(&ckpt, b"garbage").unwrap();
+    let mut o = opts(t.path(), "unused");
+    o.resume = Some(t.path().join("c"));
+    let e = format!("{:#}", train(&cfg, &o).err().unwrap());
+    assert!(e.contains("checkpoint.safetensors") && e.contains("cannot resume"), "{e}");
+    assert_eq!(std::fs::read(&ckpt).unwrap(), b"garbage");
+}
+
+/// GPU recipes: valid configs whose networks build and run one forward pass on the CPU.
+#[test]
+fn gpu_recipes_are_valid_and_build() {
+    use tch::{Device, Kind, Tensor};
+    for (name, _) in RECIPES.iter().filter(|(n, _)| n.ends_with("-cifar10")) {
+        let cfg = Config::load(&Source::Recipe(name.to_string()), &[]).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_eq!(cfg.views.size, 32);
+        assert_eq!(cfg.model.in_channels, 3);
+        let net = ssl_train::model::Network::new(&cfg, Device::Cpu);
+        let x = Tensor::zeros([4, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let z = tch::no_grad(|| net.project(&x, false));
+        let out = cfg.model.projector.last().copied().unwrap_or(net.backbone.out_dim());
+        assert_eq!(z.size(), vec![4, out], "{name}");
+        cfg.view().validate().unwrap();
+    }
+}
