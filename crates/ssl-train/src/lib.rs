@@ -31,5 +31,6 @@ pub mod evaluate;
 pub mod export;
 pub mod model;
 pub mod monitor;
+pub mod protocols;
 pub mod run_dir;
 pub mod train;

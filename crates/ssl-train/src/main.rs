@@ -76,6 +76,42 @@ enum Cmd {
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
     },
+    /// Evaluate a run: kNN, linear probe, fine-tuning on 1%/10% of labels, distillation.
+    Eval {
+        /// The run folder.
+        #[arg(long)]
+        run: PathBuf,
+        /// Comma-separated protocols: knn, linear, finetune, distill.
+        #[arg(long, default_value = "knn,linear")]
+        protocols: String,
+        /// Linear-probe epochs.
+        #[arg(long, default_value_t = 5)]
+        linear_epochs: usize,
+        /// Fine-tuning epochs per label fraction.
+        #[arg(long, default_value_t = 10)]
+        finetune_epochs: usize,
+        /// Comma-separated label fractions for fine-tuning.
+        #[arg(long, default_value = "0.01,0.1")]
+        fractions: String,
+        /// Fine-tune from the output of the first N projector layers (SimCLR v2: 1).
+        #[arg(long, default_value_t = 0)]
+        from_head_layer: usize,
+        /// Distillation epochs.
+        #[arg(long, default_value_t = 2)]
+        distill_epochs: usize,
+        /// Student width (default: half the run's width).
+        #[arg(long)]
+        student_width: Option<i64>,
+        /// Supervised batch size.
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        /// Output file (default <run>/eval.json; never overwritten).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// cpu, cuda or auto.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+    },
     /// List the shipped recipes.
     Recipes,
 }
@@ -177,6 +213,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for p in ssl_train::export::export(&run, split, out, device)? {
                 println!("wrote {}", p.display());
             }
+            Ok(())
+        }
+        Cmd::Eval { run, protocols, linear_epochs, finetune_epochs, fractions, from_head_layer, distill_epochs, student_width, batch_size, out, device } => {
+            let fractions = fractions
+                .split(',')
+                .map(|f| f.trim().parse::<f64>().map_err(|_| anyhow::anyhow!("--fractions: `{f}` is not a number")))
+                .collect::<anyhow::Result<Vec<f64>>>()?;
+            let opts = ssl_train::protocols::EvalOptions {
+                protocols: protocols.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+                linear_epochs,
+                finetune_epochs,
+                fractions,
+                from_head_layer,
+                distill_epochs,
+                student_width,
+                batch_size,
+                out,
+                device,
+            };
+            let (path, result) = ssl_train::protocols::evaluate_run(&run, &opts)?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            println!("wrote {}", path.display());
             Ok(())
         }
         Cmd::Recipes => {

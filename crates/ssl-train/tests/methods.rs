@@ -234,3 +234,50 @@ fn gpu_recipes_are_valid_and_build() {
         cfg.view().validate().unwrap();
     }
 }
+
+#[test]
+fn eval_runs_every_protocol_and_never_overwrites() {
+    use ssl_train::protocols::{balanced_subset, evaluate_run, EvalOptions};
+    let (t, data) = setup();
+    let cfg = small("simclr-v2-fmnist", &data, &["optimizer.epochs=1", "optimizer.lr=0.05"]);
+    train(&cfg, &opts(t.path(), "e")).unwrap();
+    let run = t.path().join("e");
+    let o = EvalOptions {
+        protocols: vec!["knn".into(), "linear".into(), "finetune".into(), "distill".into()],
+        linear_epochs: 2,
+        finetune_epochs: 2,
+        fractions: vec![0.1, 0.5],
+        from_head_layer: 1,
+        distill_epochs: 1,
+        student_width: Some(2),
+        batch_size: 16,
+        out: None,
+        device: ssl_models::DeviceChoice::Cpu,
+    };
+    let (path, r) = evaluate_run(&run, &o).unwrap();
+    assert_eq!(path, run.join("eval.json"));
+    for key in [&r["knn"]["accuracy"], &r["linear"]["accuracy"], &r["distill"]["accuracy"], &r["distill"]["teacher_accuracy"]] {
+        let a = key.as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&a), "{r}");
+    }
+    let rows = r["finetune"]["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    // 64 images, about 6–7 per class: ⌈0.1·n_c⌉ = 1 per class, ⌈0.5·n_c⌉ = 3–4 per class.
+    assert_eq!(rows[0]["images"], 10);
+    assert_eq!(r["finetune"]["from_head_layer"], 1);
+    let again = format!("{:#}", evaluate_run(&run, &o).unwrap_err());
+    assert!(again.contains("already exists"), "{again}");
+    let bad = EvalOptions { protocols: vec!["svm".into()], out: Some(t.path().join("x.json")), ..o.clone() };
+    assert!(format!("{:#}", evaluate_run(&run, &bad).unwrap_err()).contains("unknown protocol `svm`"));
+    let bad = EvalOptions { from_head_layer: 9, out: Some(t.path().join("y.json")), ..o };
+    assert!(format!("{:#}", evaluate_run(&run, &bad).unwrap_err()).contains("--from-head-layer"));
+    // Class balance of the subset.
+    let ds = ssl_train::data::load_split(&cfg, ssl_data::Split::Train, 0).unwrap();
+    let sub = balanced_subset(&ds, 0.5, 0).unwrap();
+    let mut per = [0usize; 10];
+    for i in sub {
+        per[ssl_data::Dataset::label(&ds, i).unwrap() as usize] += 1;
+    }
+    assert!(per.iter().all(|&c| (3..=4).contains(&c)), "{per:?}");
+    assert!(balanced_subset(&ds, 0.0, 0).is_err());
+}

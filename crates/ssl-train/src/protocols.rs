@@ -1,0 +1,310 @@
+//! `cargo xtask eval --run <run>`: the evaluation protocols on a finished (or checkpointed) run.
+//!
+//! * `knn` — weighted cosine kNN of the frozen backbone (bank = training set, queries = test set).
+//! * `linear` — the standard linear probe: frozen backbone in eval mode, a linear layer trained by
+//!   SGD (momentum 0.9, cosine LR from 0.1·B/256, no weight decay) on augmented views (the
+//!   recipe's random resized crop and flip, no colour jitter), test accuracy on plain images.
+//! * `finetune` — semi-supervised fine-tuning on 1 % and 10 % of the labels (SimCLR v2 protocol:
+//!   a class-balanced, seeded subset; backbone, optionally the first `--from-head-layer` projector
+//!   layers, and a new linear layer all trained by SGD with the same augmentations).
+//! * `distill` — SimCLR v2 self-distillation: the model fine-tuned on the largest fraction is the
+//!   teacher; a student ResNet of `--student-width` learns its softened predictions
+//!   (−Σ softmax(t/T)·log softmax(s/T), T = 1) on the unlabeled training images; reported: the
+//!   student's test accuracy.
+//!
+//! Results go to `<run>/eval.json` (or `--out`), never over an existing file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use ssl_analysis::knn::{knn_accuracy, KnnConfig};
+use ssl_data::{Dataset, InMemoryDataset, Loader, LoaderConfig, PlainView, SimclrView, Split};
+use ssl_models::schedule::{lr_at, scaled_lr};
+use ssl_models::{DeviceChoice, Optimizer, OptimizerConfig, OptimizerKind};
+use tch::nn::{self, Module, ModuleT};
+use tch::{Device, Kind, Tensor};
+
+use crate::config::Config;
+use crate::data::load_split;
+use crate::export::load_network;
+use crate::model::{embed, Network};
+
+/// What `eval` runs and how long.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// Any of knn, linear, finetune, distill.
+    pub protocols: Vec<String>,
+    /// Linear-probe epochs.
+    pub linear_epochs: usize,
+    /// Fine-tuning epochs (per fraction).
+    pub finetune_epochs: usize,
+    /// Label fractions for fine-tuning.
+    pub fractions: Vec<f64>,
+    /// Fine-tune from the output of this many projector layers (0 = the backbone's output).
+    pub from_head_layer: usize,
+    /// Distillation epochs.
+    pub distill_epochs: usize,
+    /// Student width (first-stage channels); default half the teacher's.
+    pub student_width: Option<i64>,
+    /// Supervised batch size.
+    pub batch_size: usize,
+    /// Where to write the results (default `<run>/eval.json`).
+    pub out: Option<PathBuf>,
+    /// cpu | cuda | auto.
+    pub device: DeviceChoice,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            protocols: vec!["knn".into(), "linear".into()],
+            linear_epochs: 5,
+            finetune_epochs: 10,
+            fractions: vec![0.01, 0.1],
+            from_head_layer: 0,
+            distill_epochs: 2,
+            student_width: None,
+            batch_size: 256,
+            out: None,
+            device: DeviceChoice::Auto,
+        }
+    }
+}
+
+/// The protocols `eval` knows.
+pub const PROTOCOLS: [&str; 4] = ["knn", "linear", "finetune", "distill"];
+
+/// The supervised training view: the recipe's crop and flip, no colour changes.
+fn supervised_view(cfg: &Config) -> SimclrView {
+    SimclrView { jitter_p: 0.0, grayscale_p: 0.0, ..cfg.view() }
+}
+
+fn plain_view(cfg: &Config) -> PlainView {
+    let v = cfg.view();
+    PlainView { mean: v.mean, std: v.std }
+}
+
+fn labels_tensor(labels: &[u32], device: Device) -> Tensor {
+    Tensor::from_slice(&labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>()).to_device(device)
+}
+
+/// A class-balanced subset: ⌈fraction·n_c⌉ images of each class, drawn by a seeded shuffle.
+pub fn balanced_subset(ds: &InMemoryDataset, fraction: f64, seed: u64) -> Result<Vec<usize>> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        bail!("label fraction {fraction}: expected 0 < f <= 1");
+    }
+    let labels = ds.labels().ok_or_else(|| anyhow!("fine-tuning needs a labelled training set"))?;
+    let classes = ds.num_classes().unwrap_or(0);
+    let mut order: Vec<usize> = (0..ds.len()).collect();
+    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    let mut out = Vec::new();
+    for c in 0..classes as u32 {
+        let members: Vec<usize> = order.iter().copied().filter(|&i| labels[i] == c).collect();
+        let take = ((members.len() as f64) * fraction).ceil() as usize;
+        out.extend(members.into_iter().take(take));
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// A classifier: the run's backbone (+ optional head layers) and a linear layer.
+struct Classifier {
+    net: Network,
+    head_layers: usize,
+    linear: nn::Linear,
+}
+
+impl Classifier {
+    fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        let h = self.net.backbone.forward_t(x, train);
+        match (&self.net.projector, self.head_layers) {
+            (Some(p), l) if l > 0 => p.forward_upto(&h, l, train),
+            _ => h,
+        }
+    }
+
+    fn feature_dim(cfg: &Config, net: &Network, head_layers: usize) -> i64 {
+        if head_layers == 0 {
+            net.backbone.out_dim()
+        } else {
+            cfg.model.projector[head_layers - 1]
+        }
+    }
+
+    fn logits(&self, x: &Tensor, train: bool) -> Tensor {
+        self.linear.forward(&self.features(x, train))
+    }
+}
+
+/// Test accuracy of `f` (logits of a normalised batch) on `test`.
+fn accuracy(cfg: &Config, test: &InMemoryDataset, device: Device, f: impl Fn(&Tensor) -> Tensor) -> Result<f64> {
+    let view = plain_view(cfg);
+    let labels = test.labels().ok_or_else(|| anyhow!("the test set has no labels"))?;
+    let mut correct = 0i64;
+    let idx: Vec<usize> = (0..test.len()).collect();
+    for chunk in idx.chunks(cfg.eval.batch_size.max(1)) {
+        let b = ssl_data::make_batch(test, &view, chunk, 1, 0, 0);
+        let [_, n, c, h, w] = b.dims().map(|v| v as i64);
+        let x = Tensor::from_slice(&b.data).view([n, c, h, w]).to_device(device);
+        let pred = tch::no_grad(|| f(&x)).argmax(-1, false);
+        let y = labels_tensor(&chunk.iter().map(|&i| labels[i]).collect::<Vec<_>>(), device);
+        correct += pred.eq_tensor(&y).sum(Kind::Int64).int64_value(&[]);
+    }
+    Ok(correct as f64 / test.len() as f64)
+}
+
+/// Trains `model` with cross-entropy (or distillation when `teacher` is given) on `train` views.
+#[allow(clippy::too_many_arguments)]
+fn supervised(
+    cfg: &Config,
+    train: Arc<InMemoryDataset>,
+    epochs: usize,
+    batch: usize,
+    opt: &mut Optimizer,
+    device: Device,
+    train_mode: bool,
+    step_logits: &dyn Fn(&Tensor, bool) -> Tensor,
+    teacher: Option<&dyn Fn(&Tensor) -> Tensor>,
+) -> Result<f64> {
+    let batch = batch.min(train.len()).max(2);
+    let lc = LoaderConfig { batch_size: batch, views: 1, seed: cfg.seed + 17, ..Default::default() };
+    let loader = Loader::new(train.clone(), Arc::new(supervised_view(cfg)), lc)?;
+    let total = loader.batches_per_epoch() * epochs;
+    let peak = scaled_lr(0.1, batch);
+    let (mut step, mut last) = (0usize, f64::NAN);
+    for epoch in 0..epochs {
+        for b in loader.epoch(epoch as u64) {
+            let b = b?;
+            let [_, n, c, h, w] = b.dims().map(|v| v as i64);
+            let x = Tensor::from_slice(&b.data).view([n, c, h, w]).to_device(device);
+            let logits = step_logits(&x, train_mode);
+            let loss = match teacher {
+                Some(t) => {
+                    let soft = tch::no_grad(|| t(&x)).softmax(-1, Kind::Float);
+                    -(soft * logits.log_softmax(-1, Kind::Float)).sum_dim_intlist(-1, false, Kind::Float).mean(Kind::Float)
+                }
+                None => {
+                    let labels = b.labels.as_ref().ok_or_else(|| anyhow!("the training set has no labels"))?;
+                    logits.cross_entropy_for_logits(&labels_tensor(labels, device))
+                }
+            };
+            opt.zero_grad();
+            loss.backward();
+            opt.step(lr_at(step, total, 0, peak));
+            last = loss.double_value(&[]);
+            if !last.is_finite() {
+                bail!("the supervised loss became {last} at step {step}");
+            }
+            step += 1;
+        }
+    }
+    Ok(last)
+}
+
+/// Runs the protocols on `run` and writes the results.
+pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, Value)> {
+    for p in &opts.protocols {
+        if !PROTOCOLS.contains(&p.as_str()) {
+            bail!("--protocols: unknown protocol `{p}`; expected any of {}", PROTOCOLS.join(", "));
+        }
+    }
+    let out = opts.out.clone().unwrap_or_else(|| run.join("eval.json"));
+    if out.exists() {
+        bail!("{} already exists; choose another --out (nothing was written)", out.display());
+    }
+    let (cfg, net) = load_network(run, opts.device)?;
+    let device = net.vs.device();
+    if opts.from_head_layer > cfg.model.projector.len() {
+        bail!("--from-head-layer {}: the run's projector has {} layers", opts.from_head_layer, cfg.model.projector.len());
+    }
+    drop(net);
+    let train = Arc::new(load_split(&cfg, Split::Train, cfg.data.train_limit)?);
+    let test = load_split(&cfg, Split::Test, cfg.data.test_limit)?;
+    let classes = train.num_classes().ok_or_else(|| anyhow!("evaluation needs labels; {} has none", cfg.data.dataset))? as i64;
+    let mut result = json!({"run": run.display().to_string(), "recipe": cfg.name, "objective": cfg.objective.kind});
+    let fresh = || -> Result<Network> { Ok(load_network(run, opts.device)?.1) };
+
+    if opts.protocols.iter().any(|p| p == "knn") {
+        let net = fresh()?;
+        let view = plain_view(&cfg);
+        let knn = KnnConfig { k: cfg.eval.knn_k, temperature: cfg.eval.knn_temperature };
+        let tr = embed(&net.backbone, train.as_ref(), &view, cfg.eval.batch_size, device)?;
+        let te = embed(&net.backbone, &test, &view, cfg.eval.batch_size, device)?;
+        let acc = knn_accuracy(tr.view(), train.labels().unwrap_or_default(), te.view(), test.labels().unwrap_or_default(), knn)?;
+        eprintln!("kNN (k = {}, T = {}): {acc:.4}", knn.k, knn.temperature);
+        result["knn"] = json!({"accuracy": acc, "k": knn.k, "temperature": knn.temperature, "bank": train.len(), "queries": test.len()});
+    }
+
+    if opts.protocols.iter().any(|p| p == "linear") {
+        let mut net = fresh()?;
+        net.vs.freeze();
+        let dim = Classifier::feature_dim(&cfg, &net, 0);
+        let lvs = nn::VarStore::new(device);
+        let linear = nn::linear(lvs.root() / "linear", dim, classes, Default::default());
+        let clf = Classifier { net, head_layers: 0, linear };
+        // Only the linear layer's variables (in their own store) are optimised.
+        let mut opt = Optimizer::new(&lvs, OptimizerConfig::new(OptimizerKind::Sgd)).map_err(anyhow::Error::msg)?;
+        // Frozen backbone: BatchNorm in eval mode, features without gradient.
+        let step = |x: &Tensor, _train: bool| clf.linear.forward(&tch::no_grad(|| clf.features(x, false)));
+        let loss = supervised(&cfg, train.clone(), opts.linear_epochs, opts.batch_size, &mut opt, device, false, &step, None)?;
+        let acc = accuracy(&cfg, &test, device, |x| clf.logits(x, false))?;
+        eprintln!("linear probe ({} epochs, frozen backbone): {acc:.4}", opts.linear_epochs);
+        result["linear"] = json!({"accuracy": acc, "epochs": opts.linear_epochs, "batch_size": opts.batch_size, "final_loss": loss,
+            "optimizer": "SGD momentum 0.9, lr 0.1·B/256, cosine, no weight decay", "augmentations": "random resized crop + flip (the recipe's)"});
+    }
+
+    let mut teacher: Option<Classifier> = None;
+    if opts.protocols.iter().any(|p| p == "finetune" || p == "distill") {
+        let mut rows = Vec::new();
+        for &f in &opts.fractions {
+            let net = fresh()?;
+            let dim = Classifier::feature_dim(&cfg, &net, opts.from_head_layer);
+            let linear = nn::linear(net.vs.root() / "finetune_linear", dim, classes, Default::default());
+            let clf = Classifier { net, head_layers: opts.from_head_layer, linear };
+            let subset = balanced_subset(&train, f, cfg.seed)?;
+            let part = Arc::new(train.subset(&subset)?);
+            let mut oc = OptimizerConfig::new(OptimizerKind::Sgd);
+            oc.weight_decay = 5e-4;
+            let mut opt = Optimizer::new(&clf.net.vs, oc).map_err(anyhow::Error::msg)?;
+            let step = |x: &Tensor, train: bool| clf.logits(x, train);
+            supervised(&cfg, part.clone(), opts.finetune_epochs, opts.batch_size.min(part.len()), &mut opt, device, true, &step, None)?;
+            let acc = accuracy(&cfg, &test, device, |x| clf.logits(x, false))?;
+            eprintln!("fine-tuned on {:.0}% of the labels ({} images, {} epochs): {acc:.4}", f * 100.0, part.len(), opts.finetune_epochs);
+            rows.push(json!({"fraction": f, "images": part.len(), "accuracy": acc}));
+            teacher = Some(clf);
+        }
+        result["finetune"] = json!({"epochs": opts.finetune_epochs, "from_head_layer": opts.from_head_layer, "results": rows,
+            "optimizer": "SGD momentum 0.9, lr 0.1·B/256, cosine, weight decay 5e-4", "subset": "class-balanced, seeded by the run's seed"});
+    }
+
+    if opts.protocols.iter().any(|p| p == "distill") {
+        let t = teacher.as_ref().ok_or_else(|| anyhow!("distillation needs a fine-tuned teacher (give --fractions)"))?;
+        let width = opts.student_width.unwrap_or((cfg.model.width / 2).max(1));
+        let mut scfg = cfg.clone();
+        scfg.model.width = width;
+        scfg.model.projector = vec![];
+        scfg.model.predictor = vec![];
+        let student_net = Network::new(&scfg, device);
+        let linear = nn::linear(student_net.vs.root() / "linear", student_net.backbone.out_dim(), classes, Default::default());
+        let student = Classifier { net: student_net, head_layers: 0, linear };
+        let mut opt = Optimizer::new(&student.net.vs, OptimizerConfig::new(OptimizerKind::Sgd)).map_err(anyhow::Error::msg)?;
+        let step = |x: &Tensor, train: bool| student.logits(x, train);
+        let teach = |x: &Tensor| t.logits(x, false);
+        supervised(&cfg, train.clone(), opts.distill_epochs, opts.batch_size, &mut opt, device, true, &step, Some(&teach))?;
+        let acc = accuracy(&cfg, &test, device, |x| student.logits(x, false))?;
+        let teacher_acc = accuracy(&cfg, &test, device, |x| t.logits(x, false))?;
+        eprintln!("distilled student (width {width}, {} epochs on {} unlabeled images): {acc:.4} (teacher {teacher_acc:.4})", opts.distill_epochs, train.len());
+        result["distill"] = json!({"student_width": width, "teacher_width": cfg.model.width, "epochs": opts.distill_epochs, "accuracy": acc,
+            "teacher_accuracy": teacher_acc, "temperature": 1.0, "images": train.len()});
+    }
+
+    let text = serde_json::to_string_pretty(&result)?;
+    let tmp = out.with_extension("json.partial");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &out).with_context(|| format!("cannot move {} into place", out.display()))?;
+    Ok((out, result))
+}
