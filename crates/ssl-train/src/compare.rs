@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use ssl_analysis::plot::{spectrum_png, SpectrumSeries};
+use ssl_analysis::plot::SpectrumSeries;
 
 use crate::config::read_saved;
 use crate::monitor::{collapsed_dims, COLLAPSE_THRESHOLD};
@@ -20,6 +20,13 @@ pub struct RunRow {
     pub epochs: usize,
     /// Final kNN accuracy (60k bank in the default recipe).
     pub knn: f64,
+    /// kNN accuracy of the same encoder at initialisation.
+    pub knn_init: f64,
+    /// Linear accuracy: the offline linear probe of `eval.json` when present, else the online
+    /// probe's last logged accuracy (training views).
+    pub linear: f64,
+    /// Where `linear` comes from: `eval` or `online`.
+    pub linear_source: &'static str,
     /// Participation ratio of the test embeddings.
     pub participation_ratio: f64,
     /// Power-law α.
@@ -56,9 +63,16 @@ pub fn read_run(dir: &Path) -> Result<RunRow> {
         .filter_map(Value::as_f64)
         .collect();
     let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).with_context(|| format!("cannot read {}", dir.join("metrics.jsonl").display()))?;
-    let rates: Vec<f64> = metrics
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let lines: Vec<Value> = metrics.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect();
+    let online = lines.iter().rev().find_map(|l| l["online_probe_acc"].as_f64());
+    let offline = read_json(&dir.join("eval.json")).ok().and_then(|e| e["linear"]["accuracy"].as_f64());
+    let (linear, linear_source) = match (offline, online) {
+        (Some(v), _) => (v, "eval"),
+        (None, Some(v)) => (v, "online"),
+        _ => (f64::NAN, "-"),
+    };
+    let rates: Vec<f64> = lines
+        .iter()
         .filter(|l| l["kind"] == "epoch")
         .filter_map(|l| l["images_per_s"].as_f64())
         .collect();
@@ -67,6 +81,9 @@ pub fn read_run(dir: &Path) -> Result<RunRow> {
         method: cfg.objective.kind.clone(),
         epochs: cfg.optimizer.epochs,
         knn: num("knn_accuracy")?,
+        knn_init: num("knn_accuracy_init").unwrap_or(f64::NAN),
+        linear,
+        linear_source,
         participation_ratio: num("participation_ratio")?,
         alpha: num("alpha")?,
         rankme: num("rankme")?,
@@ -79,16 +96,18 @@ pub fn read_run(dir: &Path) -> Result<RunRow> {
 /// The comparison table.
 pub fn table(rows: &[RunRow]) -> String {
     let mut s = format!(
-        "{:<32} {:<8} {:>6} {:>7} {:>7} {:>7} {:>7} {:>10} {:>9}\n",
-        "run", "method", "epochs", "kNN", "PR", "alpha", "RankMe", "collapsed", "images/s"
+        "{:<24} {:<9} {:>6} {:>7} {:>8} {:>14} {:>7} {:>7} {:>7} {:>10} {:>9}\n",
+        "run", "method", "epochs", "kNN", "kNN init", "linear", "PR", "alpha", "RankMe", "collapsed", "images/s"
     );
     for r in rows {
         s += &format!(
-            "{:<32} {:<8} {:>6} {:>7.4} {:>7.2} {:>7.3} {:>7.1} {:>10} {:>9.0}\n",
+            "{:<24} {:<9} {:>6} {:>7.4} {:>8.4} {:>14} {:>7.2} {:>7.3} {:>7.1} {:>10} {:>9.0}\n",
             r.name,
             r.method,
             r.epochs,
             r.knn,
+            r.knn_init,
+            format!("{:.4} ({})", r.linear, r.linear_source),
             r.participation_ratio,
             r.alpha,
             r.rankme,
@@ -107,6 +126,18 @@ pub fn compare(dirs: &[PathBuf], plot: &Path) -> Result<String> {
     let rows: Vec<RunRow> = dirs.iter().map(|d| read_run(d)).collect::<Result<_>>()?;
     let series: Vec<SpectrumSeries<'_>> =
         rows.iter().map(|r| SpectrumSeries { label: &r.name, eigenvalues: &r.eigenvalues, fit: None }).collect();
-    spectrum_png(plot, "test-set backbone covariance spectra", &series)?;
+    ssl_analysis::plot::spectrum_plot(plot, "test-set backbone covariance spectra", &series)?;
     Ok(table(&rows))
+}
+
+/// The table as Markdown (for notes and docs).
+pub fn markdown(rows: &[RunRow]) -> String {
+    let mut s = String::from("| run | method | epochs | kNN | kNN at init | linear | PR | α | RankMe | collapsed | images/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        s += &format!(
+            "| {} | {} | {} | {:.4} | {:.4} | {:.4} ({}) | {:.2} | {:.3} | {:.1} | {}/{} | {:.0} |\n",
+            r.name, r.method, r.epochs, r.knn, r.knn_init, r.linear, r.linear_source, r.participation_ratio, r.alpha, r.rankme, r.collapsed.0, r.collapsed.1, r.images_per_s
+        );
+    }
+    s
 }

@@ -57,9 +57,12 @@ enum Cmd {
     Compare {
         /// Run folders.
         runs: Vec<PathBuf>,
-        /// Where to write the overlaid spectra.
+        /// Where to write the overlaid spectra (.png or .svg).
         #[arg(long, default_value = "runs/compare-spectra.png")]
         plot: PathBuf,
+        /// Print the table as Markdown.
+        #[arg(long)]
+        markdown: bool,
     },
     /// Export a run's backbone (and projector) embeddings and labels of a split as .npy.
     Export {
@@ -203,8 +206,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Compare { runs, plot } => {
-            print!("{}", ssl_train::compare::compare(&runs, &plot)?);
+        Cmd::Compare { runs, plot, markdown } => {
+            let table = ssl_train::compare::compare(&runs, &plot)?;
+            if markdown {
+                let rows: Vec<_> = runs.iter().map(|r| ssl_train::compare::read_run(r)).collect::<anyhow::Result<_>>()?;
+                print!("{}", ssl_train::compare::markdown(&rows));
+            } else {
+                print!("{table}");
+            }
             println!("spectra: {}", plot.display());
             Ok(())
         }
