@@ -14,7 +14,7 @@ use crate::image::ImageF32;
 pub const GRAY_WEIGHTS: [f32; 3] = [0.2989, 0.587, 0.114];
 
 /// Per-pixel grayscale of an image (`[h*w]`); a one-channel image is returned as is.
-fn gray_plane(img: &ImageF32) -> Vec<f32> {
+pub fn grayscale_plane(img: &ImageF32) -> Vec<f32> {
     if img.shape.channels == 3 {
         let (r, g, b) = (img.channel(0), img.channel(1), img.channel(2));
         r.iter()
@@ -36,7 +36,7 @@ pub fn adjust_brightness(img: &mut ImageF32, factor: f32) {
 
 /// `contrast`: blend with the mean of the image's grayscale, `x ↦ clamp(f·x + (1−f)·mean)`.
 pub fn adjust_contrast(img: &mut ImageF32, factor: f32) {
-    let gray = gray_plane(img);
+    let gray = grayscale_plane(img);
     let mean = (gray.iter().map(|&v| f64::from(v)).sum::<f64>() / gray.len().max(1) as f64) as f32;
     let offset = (1.0 - factor) * mean;
     for v in &mut img.data {
@@ -49,7 +49,7 @@ pub fn adjust_saturation(img: &mut ImageF32, factor: f32) {
     if img.shape.channels != 3 {
         return;
     }
-    let gray = gray_plane(img);
+    let gray = grayscale_plane(img);
     for c in 0..3 {
         for (v, &g) in img.channel_mut(c).iter_mut().zip(&gray) {
             *v = (*v * factor + (1.0 - factor) * g).clamp(0.0, 1.0);
@@ -120,7 +120,7 @@ pub fn grayscale(img: &mut ImageF32) {
     if img.shape.channels != 3 {
         return;
     }
-    let gray = gray_plane(img);
+    let gray = grayscale_plane(img);
     for c in 0..3 {
         img.channel_mut(c).copy_from_slice(&gray);
     }

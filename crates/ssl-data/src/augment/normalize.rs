@@ -1,0 +1,26 @@
+//! Per-channel normalisation (torchvision `normalize`): `(x − mean_c) / std_c`.
+
+use crate::error::DataError;
+use crate::image::ImageF32;
+
+/// Checks `mean`/`std` against a channel count: one value (broadcast) or one per channel,
+/// every std > 0 and finite.
+pub fn check_normalization(mean: &[f32], std: &[f32], channels: usize) -> Result<(), DataError> {
+    if mean.len() != std.len() || !(mean.len() == 1 || mean.len() == channels) {
+        return Err(DataError::param("mean/std", format!("{} mean and {} std values for {channels} channel(s): expected 1 or {channels} of each", mean.len(), std.len())));
+    }
+    if let Some(s) = std.iter().find(|s| !(**s > 0.0 && s.is_finite())) {
+        return Err(DataError::param("std", format!("{s}: every std must be a finite value > 0")));
+    }
+    Ok(())
+}
+
+/// Normalises each channel in place (one `mean`/`std` value broadcasts to all channels).
+pub fn normalize(img: &mut ImageF32, mean: &[f32], std: &[f32]) {
+    for c in 0..img.shape.channels {
+        let (m, s) = if mean.len() == 1 { (mean[0], std[0]) } else { (mean[c], std[c]) };
+        for v in img.channel_mut(c) {
+            *v = (*v - m) / s;
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Sobel filtering (DeepCluster; InfoMin's "Sobel" views): the grayscale image's horizontal and
+//! vertical gradients as a 2-channel image, computed like `torch.nn.functional.conv2d` (a
+//! cross-correlation) with zero padding 1 and the kernels
+//! `Gx = [[1, 0, −1], [2, 0, −2], [1, 0, −1]]`, `Gy = Gxᵀ`.
+
+use crate::augment::color::grayscale_plane;
+use crate::image::{ImageF32, Shape};
+
+/// The 2-channel (Gx, Gy) Sobel image of `img` (converted to grayscale first when RGB).
+pub fn sobel(img: &ImageF32) -> ImageF32 {
+    let (h, w) = (img.shape.height, img.shape.width);
+    let g = grayscale_plane(img);
+    let at = |y: isize, x: isize| -> f32 {
+        if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
+            0.0
+        } else {
+            g[y as usize * w + x as usize]
+        }
+    };
+    const KX: [[f32; 3]; 3] = [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]];
+    let mut out = ImageF32::zeros(Shape { channels: 2, height: h, width: w });
+    for y in 0..h {
+        for x in 0..w {
+            let (mut gx, mut gy) = (0f32, 0f32);
+            for (dy, row) in KX.iter().enumerate() {
+                for (dx, &kx) in row.iter().enumerate() {
+                    let v = at(y as isize + dy as isize - 1, x as isize + dx as isize - 1);
+                    gx += kx * v;
+                    gy += KX[dx][dy] * v;
+                }
+            }
+            out.data[y * w + x] = gx;
+            out.data[h * w + y * w + x] = gy;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vertical_edge_has_only_a_horizontal_gradient_inside() {
+        // Left half 0, right half 1, 4 × 4, one channel.
+        let data: Vec<f32> = (0..16).map(|i| if i % 4 >= 2 { 1.0 } else { 0.0 }).collect();
+        let s = sobel(&ImageF32 { shape: Shape { channels: 1, height: 4, width: 4 }, data });
+        // Row 1, column 1: Gx = Σ k·v = (0 − 1) + 2(0 − 1) + (0 − 1) = −4; Gy = 0.
+        assert_eq!(s.data[4 + 1], -4.0);
+        assert_eq!(s.data[16 + 4 + 1], 0.0);
+    }
+}
