@@ -59,7 +59,7 @@ pub fn make_batch(
         let (v, i) = (slot / b, slot % b);
         let index = indices[i];
         let mut rng = view_rng(seed, epoch, index as u64, v as u64);
-        transform.apply(dataset.image(index), &mut rng, out);
+        transform.apply_view(dataset.image(index), v, &mut rng, out);
     });
     let labels = dataset.num_classes().map(|_| indices.iter().filter_map(|&i| dataset.label(i)).collect());
     MultiViewBatch { views, indices: indices.to_vec(), labels, shape, data }

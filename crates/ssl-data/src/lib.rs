@@ -9,7 +9,9 @@
 //! * [`idx`]: MNIST / Fashion-MNIST idx files, plain or `.gz`; [`cifar`]: CIFAR-10/100 binary.
 //! * [`augment`]: augmentation ops with torchvision's semantics — each a plain function with
 //!   explicit parameters, plus a random wrapper that draws them.
-//! * [`view`]: view recipes (e.g. SimCLR's) that turn one image into one normalised `f32` view.
+//! * [`view`]: view recipes (e.g. SimCLR's) that turn one image into one normalised `f32` view;
+//!   [`PerView`] gives each view its own transform (BYOL's asymmetric pair).
+//! * [`colorspace`]: RGB ↔ Lab, YCbCr, YDbDr, YIQ, YPbPr, HSV and InfoMin's channel-split views.
 //! * [`batch`]: B images × k views → one contiguous buffer `[k, B, C, H, W]`, drawn in parallel
 //!   with an RNG derived from (seed, epoch, index, view), so a batch is bit-identical whatever the
 //!   thread count; [`Loader`] prepares the next batches on a background thread.
@@ -31,6 +33,7 @@
 pub mod augment;
 pub mod batch;
 pub mod cifar;
+pub mod colorspace;
 pub mod dataset;
 pub mod error;
 pub mod idx;
@@ -42,4 +45,4 @@ pub use batch::{make_batch, Loader, LoaderConfig, MultiViewBatch};
 pub use dataset::{Dataset, InMemoryDataset, Split};
 pub use error::DataError;
 pub use image::{ImageF32, ImageRef, Shape};
-pub use view::{PlainView, SimclrView, ViewTransform};
+pub use view::{PerView, PlainView, SimclrView, ViewTransform};

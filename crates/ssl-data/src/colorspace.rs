@@ -1,0 +1,238 @@
+//! Colour spaces and channel-split views (InfoMin, Tian et al. 2020, seed 004; CMC).
+//!
+//! Conversions of whole planar RGB images in `[0, 1]` (computed in f64, stored in f32), with the
+//! conventions of `skimage.color` / PIL:
+//!
+//! | space | channels and ranges (for RGB in [0, 1]) |
+//! |---|---|
+//! | `lab` | L ∈ [0, 100], a, b ≈ [−128, 127]; sRGB gamma, D65 white (0.95047, 1, 1.08883) |
+//! | `ycbcr` | JPEG full range: Y ∈ [0, 1], Cb, Cr ∈ [0, 1] (offset 0.5) |
+//! | `ydbdr` | Y ∈ [0, 1], Db, Dr ∈ [−1.333, 1.333] |
+//! | `yiq` | Y ∈ [0, 1], I ∈ [−0.596, 0.596], Q ∈ [−0.523, 0.523] |
+//! | `ypbpr` | Y ∈ [0, 1], Pb, Pr ∈ [−0.5, 0.5] |
+//! | `hsv` | H ∈ [0, 1) (fraction of a turn), S, V ∈ [0, 1] |
+//!
+//! A [`ChannelSplitView`] draws a view (crop, flip, …) and keeps, for view `v`, only the channel
+//! group `groups[v % len]` of a colour space — the others are zero — so two views share only the
+//! information the user picks (Lab: L | ab, YDbDr: Y | DbDr).
+
+use crate::augment::color::{hsv_to_rgb, rgb_to_hsv};
+use crate::error::DataError;
+use crate::image::{ImageF32, ImageRef, Shape};
+use crate::rng::ViewRng;
+use crate::view::ViewTransform;
+
+/// A colour space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorSpace {
+    /// RGB itself.
+    Rgb,
+    /// CIE L*a*b* (D65).
+    Lab,
+    /// YCbCr, JPEG full range.
+    Ycbcr,
+    /// YDbDr (SECAM).
+    Ydbdr,
+    /// YIQ (NTSC).
+    Yiq,
+    /// YPbPr.
+    Ypbpr,
+    /// HSV.
+    Hsv,
+}
+
+type M3 = [[f64; 3]; 3];
+
+const YCBCR: M3 = [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]];
+const YDBDR: M3 = [[0.299, 0.587, 0.114], [-0.45, -0.883, 1.333], [-1.333, 1.116, 0.217]];
+const YIQ: M3 = [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]];
+const YPBPR: M3 = [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]];
+const SRGB_TO_XYZ: M3 = [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]];
+const D65: [f64; 3] = [0.95047, 1.0, 1.08883];
+
+fn mul(m: &M3, v: [f64; 3]) -> [f64; 3] {
+    [0, 1, 2].map(|i| m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2])
+}
+
+fn inverse(m: &M3) -> M3 {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    let c = |r0: usize, c0: usize, r1: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
+    [
+        [c(1, 1, 2, 2) / det, -c(0, 1, 2, 2) / det, c(0, 1, 1, 2) / det],
+        [-c(1, 0, 2, 2) / det, c(0, 0, 2, 2) / det, -c(0, 0, 1, 2) / det],
+        [c(1, 0, 2, 1) / det, -c(0, 0, 2, 1) / det, c(0, 0, 1, 1) / det],
+    ]
+}
+
+fn srgb_to_linear(x: f64) -> f64 {
+    if x <= 0.04045 {
+        x / 12.92
+    } else {
+        ((x + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+fn linear_to_srgb(x: f64) -> f64 {
+    if x <= 0.0031308 {
+        x * 12.92
+    } else {
+        1.055 * x.powf(1.0 / 2.4) - 0.055
+    }
+}
+
+fn lab_f(t: f64) -> f64 {
+    if t > 0.008856 {
+        t.cbrt()
+    } else {
+        7.787 * t + 16.0 / 116.0
+    }
+}
+
+fn lab_f_inv(f: f64) -> f64 {
+    let t = f * f * f;
+    if t > 0.008856 {
+        t
+    } else {
+        (f - 16.0 / 116.0) / 7.787
+    }
+}
+
+impl ColorSpace {
+    /// Every space, for iteration.
+    pub const ALL: [ColorSpace; 7] = [ColorSpace::Rgb, ColorSpace::Lab, ColorSpace::Ycbcr, ColorSpace::Ydbdr, ColorSpace::Yiq, ColorSpace::Ypbpr, ColorSpace::Hsv];
+
+    fn matrix(self) -> Option<M3> {
+        match self {
+            ColorSpace::Ycbcr => Some(YCBCR),
+            ColorSpace::Ydbdr => Some(YDBDR),
+            ColorSpace::Yiq => Some(YIQ),
+            ColorSpace::Ypbpr => Some(YPBPR),
+            _ => None,
+        }
+    }
+
+    /// One RGB pixel converted to this space.
+    pub fn pixel_from_rgb(self, rgb: [f64; 3]) -> [f64; 3] {
+        match self {
+            ColorSpace::Rgb => rgb,
+            ColorSpace::Lab => {
+                let xyz = mul(&SRGB_TO_XYZ, rgb.map(srgb_to_linear));
+                let [fx, fy, fz] = [0, 1, 2].map(|i| lab_f(xyz[i] / D65[i]));
+                [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+            }
+            ColorSpace::Hsv => {
+                let (h, s, v) = rgb_to_hsv(rgb[0] as f32, rgb[1] as f32, rgb[2] as f32);
+                [f64::from(h), f64::from(s), f64::from(v)]
+            }
+            ColorSpace::Ycbcr => {
+                let v = mul(&YCBCR, rgb);
+                [v[0], v[1] + 0.5, v[2] + 0.5]
+            }
+            other => mul(&other.matrix().expect("linear space"), rgb),
+        }
+    }
+
+    /// One pixel of this space converted back to RGB.
+    pub fn pixel_to_rgb(self, p: [f64; 3]) -> [f64; 3] {
+        match self {
+            ColorSpace::Rgb => p,
+            ColorSpace::Lab => {
+                let fy = (p[0] + 16.0) / 116.0;
+                let (fx, fz) = (fy + p[1] / 500.0, fy - p[2] / 200.0);
+                let xyz = [lab_f_inv(fx) * D65[0], lab_f_inv(fy) * D65[1], lab_f_inv(fz) * D65[2]];
+                mul(&inverse(&SRGB_TO_XYZ), xyz).map(linear_to_srgb)
+            }
+            ColorSpace::Hsv => {
+                let (r, g, b) = hsv_to_rgb(p[0] as f32, p[1] as f32, p[2] as f32);
+                [f64::from(r), f64::from(g), f64::from(b)]
+            }
+            ColorSpace::Ycbcr => mul(&inverse(&YCBCR), [p[0], p[1] - 0.5, p[2] - 0.5]),
+            other => mul(&inverse(&other.matrix().expect("linear space")), p),
+        }
+    }
+
+    fn map(self, img: &ImageF32, f: impl Fn([f64; 3]) -> [f64; 3]) -> Result<ImageF32, DataError> {
+        if img.shape.channels != 3 {
+            return Err(DataError::param("color_space", format!("{self:?} needs a 3-channel image, got {} channel(s)", img.shape.channels)));
+        }
+        let n = img.shape.height * img.shape.width;
+        let mut out = ImageF32::zeros(img.shape);
+        for i in 0..n {
+            let p = f([0, 1, 2].map(|c| f64::from(img.data[c * n + i])));
+            for c in 0..3 {
+                out.data[c * n + i] = p[c] as f32;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Converts a planar RGB image to this space.
+    pub fn from_rgb(self, img: &ImageF32) -> Result<ImageF32, DataError> {
+        self.map(img, |p| self.pixel_from_rgb(p))
+    }
+
+    /// Converts an image of this space back to RGB.
+    pub fn to_rgb(self, img: &ImageF32) -> Result<ImageF32, DataError> {
+        self.map(img, |p| self.pixel_to_rgb(p))
+    }
+}
+
+/// A view that keeps only some channels of a colour space (the rest are zero): view `v` keeps
+/// `groups[v % groups.len()]`. The view is drawn by `base` (crop, flip, …, on RGB, without its
+/// normalisation), converted, masked, then normalised with `mean`/`std` per channel.
+pub struct ChannelSplitView<T: ViewTransform> {
+    /// Draws the RGB view (its output must be 3 channels in [0, 1]: no normalisation).
+    pub base: T,
+    /// The colour space.
+    pub space: ColorSpace,
+    /// Channel groups, one per view (cycled).
+    pub groups: Vec<Vec<usize>>,
+    /// Per-channel mean of the space (3 values).
+    pub mean: [f32; 3],
+    /// Per-channel std of the space (3 values).
+    pub std: [f32; 3],
+}
+
+impl<T: ViewTransform> ChannelSplitView<T> {
+    /// Checks the groups (non-empty, channel indices < 3) and the std.
+    pub fn validate(&self) -> Result<(), DataError> {
+        if self.groups.is_empty() || self.groups.iter().any(|g| g.is_empty() || g.iter().any(|&c| c >= 3)) {
+            return Err(DataError::param("split.groups", format!("{:?}: expected non-empty groups of channel indices 0..3", self.groups)));
+        }
+        if self.std.iter().any(|s| !(*s > 0.0)) {
+            return Err(DataError::param("split.std", format!("{:?}: every std must be > 0", self.std)));
+        }
+        Ok(())
+    }
+}
+
+impl<T: ViewTransform> ViewTransform for ChannelSplitView<T> {
+    fn output_shape(&self, input: Shape) -> Shape {
+        self.base.output_shape(input)
+    }
+
+    fn apply(&self, img: ImageRef<'_>, rng: &mut ViewRng, out: &mut [f32]) {
+        self.apply_view(img, 0, rng, out)
+    }
+
+    fn apply_view(&self, img: ImageRef<'_>, view: usize, rng: &mut ViewRng, out: &mut [f32]) {
+        self.base.apply_view(img, view, rng, out);
+        let shape = self.base.output_shape(img.shape);
+        let rgb = ImageF32 { shape, data: out.to_vec() };
+        let converted = self.space.from_rgb(&rgb).unwrap_or(rgb);
+        let keep = &self.groups[view % self.groups.len()];
+        let n = shape.height * shape.width;
+        for c in 0..shape.channels.min(3) {
+            let plane = &mut out[c * n..(c + 1) * n];
+            if keep.contains(&c) {
+                for (o, &v) in plane.iter_mut().zip(&converted.data[c * n..(c + 1) * n]) {
+                    *o = (v - self.mean[c]) / self.std[c];
+                }
+            } else {
+                plane.fill(0.0);
+            }
+        }
+    }
+}
