@@ -11,6 +11,8 @@
 //!   explicit parameters, plus a random wrapper that draws them.
 //! * [`view`]: view recipes (e.g. SimCLR's) that turn one image into one normalised `f32` view;
 //!   [`PerView`] gives each view its own transform (BYOL's asymmetric pair).
+//! * [`pipeline`]: view pipelines written as TOML (like solo-learn's augmentation YAML) and the
+//!   published recipes (SimCLR at strength s, BYOL/Barlow's asymmetric pair, MMCR).
 //! * [`colorspace`]: RGB ↔ Lab, YCbCr, YDbDr, YIQ, YPbPr, HSV and InfoMin's channel-split views.
 //! * [`batch`]: B images × k views → one contiguous buffer `[k, B, C, H, W]`, drawn in parallel
 //!   with an RNG derived from (seed, epoch, index, view), so a batch is bit-identical whatever the
@@ -38,6 +40,7 @@ pub mod dataset;
 pub mod error;
 pub mod idx;
 pub mod image;
+pub mod pipeline;
 pub mod rng;
 pub mod view;
 
