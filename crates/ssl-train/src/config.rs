@@ -143,6 +143,11 @@ pub struct ViewsConfig {
     pub mean: Vec<f64>,
     /// Normalisation std per channel.
     pub std: Vec<f64>,
+    /// Explicit view pipelines (one per view, cycled; e.g. BYOL's asymmetric pair). When given,
+    /// they replace the SimCLR view built from the keys above for training; `mean`/`std` above
+    /// still normalise evaluation images. See `ssl_data::pipeline` for the ops.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipelines: Vec<ssl_data::pipeline::Pipeline>,
 }
 
 /// Encoder and projector.
@@ -466,6 +471,31 @@ impl Config {
             mean: v.mean.iter().map(|&m| m as f32).collect(),
             std: v.std.iter().map(|&s| s as f32).collect(),
         }
+    }
+
+    /// The training view transform: the explicit pipelines (per view) or the SimCLR view.
+    pub fn train_view(&self) -> std::sync::Arc<dyn ssl_data::ViewTransform> {
+        if self.views.pipelines.is_empty() {
+            std::sync::Arc::new(self.view())
+        } else {
+            let transforms = self.views.pipelines.iter().map(|p| std::sync::Arc::new(p.clone()) as std::sync::Arc<dyn ssl_data::ViewTransform>).collect();
+            std::sync::Arc::new(ssl_data::PerView { transforms })
+        }
+    }
+
+    /// Checks the training views against the images' shape: every pipeline must run on it and
+    /// give `views.size`-sided views with `model.in_channels` channels.
+    pub fn check_views(&self, input: ssl_data::Shape) -> Result<()> {
+        for (i, p) in self.views.pipelines.iter().enumerate() {
+            let s = p.checked_shape(input).map_err(|e| anyhow!("views.pipelines[{i}]: {e}"))?;
+            if s.channels as i64 != self.model.in_channels || s.height != self.views.size || s.width != self.views.size {
+                bail!(
+                    "views.pipelines[{i}] gives {}x{}x{} views; the model expects {} channel(s) and views.size = {}",
+                    s.channels, s.height, s.width, self.model.in_channels, self.views.size
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The resolved config as TOML (written to the run folder).

@@ -188,6 +188,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
     let test_set = load_split(cfg, Split::Test, cfg.data.test_limit)?;
     let view = cfg.view();
     view.check_channels(train_set.shape().channels)?;
+    cfg.check_views(train_set.shape())?;
     if train_set.shape().channels as i64 != cfg.model.in_channels {
         bail!("model.in_channels = {} but the images have {} channel(s)", cfg.model.in_channels, train_set.shape().channels);
     }
@@ -195,7 +196,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
         bail!("optimizer.batch_size = {} is larger than the training set ({} images)", cfg.optimizer.batch_size, train_set.len());
     }
     let lc = LoaderConfig { batch_size: cfg.optimizer.batch_size, views: cfg.views.count, seed: cfg.seed, ..Default::default() };
-    let loader = Loader::new(train_set.clone(), Arc::new(view), lc)?;
+    let loader = Loader::new(train_set.clone(), cfg.train_view(), lc)?;
     let method = Method::new(cfg)?;
 
     let mut net = Network::new(cfg, device);

@@ -232,7 +232,32 @@ fn gpu_recipes_are_valid_and_build() {
         let out = cfg.model.projector.last().copied().unwrap_or(net.backbone.out_dim());
         assert_eq!(z.size(), vec![4, out], "{name}");
         cfg.view().validate().unwrap();
+        cfg.check_views(ssl_data::Shape { channels: 3, height: 32, width: 32 }).unwrap();
+        // The resolved config (with any view pipelines) round-trips through the run folder's TOML.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), cfg.to_toml()).unwrap();
+        assert_eq!(ssl_train::config::read_saved(&dir.path().join("config.toml")).unwrap(), cfg, "{name}");
     }
+    let byol = Config::load(&Source::Recipe("byol-cifar10".into()), &[]).unwrap();
+    assert_eq!(byol.views.pipelines.len(), 2);
+    // A pipeline that does not fit the images is refused with its index.
+    let e = format!("{:#}", byol.check_views(ssl_data::Shape { channels: 1, height: 28, width: 28 }).unwrap_err());
+    assert!(e.contains("views.pipelines[0]"), "{e}");
+}
+
+#[test]
+fn asymmetric_pipelines_train_on_grey_images() {
+    let (t, data) = setup();
+    let pipe = |solarize: f64| {
+        format!(
+            "{{ ops = [{{ op = \"random_resized_crop\", size = 28, scale = [0.3, 1.0] }}, {{ op = \"horizontal_flip\", p = 0.5 }}, {{ op = \"solarize\", threshold = 0.5, p = {solarize} }}, {{ op = \"normalize\", mean = [0.286], std = [0.353] }}] }}"
+        )
+    };
+    let set = format!("views.pipelines=[{}, {}]", pipe(0.0), pipe(0.2));
+    let cfg = small("byol-fmnist", &data, &[&set, "optimizer.lr=0.05"]);
+    assert_eq!(cfg.views.pipelines.len(), 2);
+    let s = train(&cfg, &opts(t.path(), "asym")).unwrap();
+    assert!(s.epoch_losses.iter().all(|v| v.is_finite()) && s.epoch_losses[5] < s.epoch_losses[0], "{:?}", s.epoch_losses);
 }
 
 #[test]
