@@ -13,6 +13,8 @@
 //!   [`PerView`] gives each view its own transform (BYOL's asymmetric pair).
 //! * [`pipeline`]: view pipelines written as TOML (like solo-learn's augmentation YAML) and the
 //!   published recipes (SimCLR at strength s, BYOL/Barlow's asymmetric pair, MMCR).
+//! * [`toy`]: a colourful Moving-MNIST-style dataset with known factors (InfoMin §3.1) and view
+//!   pairs sharing any chosen subset of them.
 //! * [`colorspace`]: RGB ↔ Lab, YCbCr, YDbDr, YIQ, YPbPr, HSV and InfoMin's channel-split views.
 //! * [`batch`]: B images × k views → one contiguous buffer `[k, B, C, H, W]`, drawn in parallel
 //!   with an RNG derived from (seed, epoch, index, view), so a batch is bit-identical whatever the
@@ -42,6 +44,7 @@ pub mod idx;
 pub mod image;
 pub mod pipeline;
 pub mod rng;
+pub mod toy;
 pub mod view;
 
 pub use batch::{make_batch, Loader, LoaderConfig, MultiViewBatch};

@@ -7,7 +7,7 @@ use ssl_data::{idx, Dataset, InMemoryDataset, Split};
 use crate::config::Config;
 
 /// The values `data.dataset` accepts.
-pub const DATASETS: &[&str] = &["fashion-mnist", "mnist", "cifar10", "cifar100", "cifar100-coarse"];
+pub const DATASETS: &[&str] = &["fashion-mnist", "mnist", "cifar10", "cifar100", "cifar100-coarse", "toy"];
 
 /// Loads a split of `cfg.data.dataset`, keeping the first `limit` images when `limit > 0`.
 pub fn load_split(cfg: &Config, split: Split, limit: usize) -> Result<InMemoryDataset> {
@@ -25,6 +25,15 @@ pub fn load_split(cfg: &Config, split: Split, limit: usize) -> Result<InMemoryDa
         "cifar100" | "cifar100-coarse" => {
             let which = if cfg.data.dataset == "cifar100" { Cifar100Labels::Fine } else { Cifar100Labels::Coarse };
             cifar100(root, split, which).with_context(|| format!("cannot load CIFAR-100 from {} (the binary version: cifar-100-binary)", root.display()))?
+        }
+        "toy" => {
+            // InfoMin's colourful Moving-MNIST: Fashion-MNIST objects from `root` moving over
+            // procedural backgrounds; label = object class. 10,000 train / 2,000 test samples
+            // unless limited; train and test use the matching Fashion-MNIST split and seeds.
+            let objects = idx::fashion_mnist(root, split).with_context(|| format!("the toy dataset draws its objects from Fashion-MNIST in {}", root.display()))?;
+            let n = if limit > 0 { limit } else if split == Split::Train { 10_000 } else { 2_000 };
+            let seed = cfg.seed.wrapping_add(if split == Split::Train { 0 } else { 1_000_003 });
+            ssl_data::toy::ToyDataset::new(objects, None, n, seed)?.images().clone()
         }
         other => bail!("data.dataset = `{other}`: expected one of {}", DATASETS.join(", ")),
     };

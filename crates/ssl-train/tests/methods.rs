@@ -306,3 +306,15 @@ fn eval_runs_every_protocol_and_never_overwrites() {
     assert!(per.iter().all(|&c| (3..=4).contains(&c)), "{per:?}");
     assert!(balanced_subset(&ds, 0.0, 0).is_err());
 }
+
+#[test]
+fn the_toy_dataset_trains() {
+    let (t, data) = setup();
+    let cfg = small(
+        "simclr-fmnist",
+        &data,
+        &["data.dataset=\"toy\"", "data.train_limit=64", "data.test_limit=20", "model.in_channels=3", "views.size=32", "optimizer.epochs=2"],
+    );
+    let s = train(&cfg, &opts(t.path(), "toy")).unwrap();
+    assert!(s.epoch_losses.iter().all(|v| v.is_finite()));
+}

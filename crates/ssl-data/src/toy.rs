@@ -1,0 +1,228 @@
+//! A colourful Moving-MNIST-style toy dataset (InfoMin, Tian et al. 2020, §3.1; the authors
+//! never released theirs).
+//!
+//! Each sample is a 64 × 64 RGB canvas: a background of one of 10 classes, and an object (a
+//! Fashion-MNIST or MNIST item, 28 × 28) moving with constant velocity and bouncing off the
+//! canvas edges, pasted on top (its grey level is its opacity, drawn in white). Three factors
+//! are exposed: the object's class, its position (top-left corner, each coordinate in 0..=36) and
+//! the background class. Backgrounds are procedural unless the user gives a dataset of 64 × 64
+//! RGB images: class `c` is a sinusoidal grating with orientation `c·18°`, a class colour, and
+//! per-sample phase and noise, so the background class is learnable but not trivial.
+//!
+//! [`ToyDataset::pair`] renders two views that share exactly the chosen factors (the others are
+//! redrawn), the experiment that shows what shared information a contrastive view pair teaches.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::dataset::{Dataset, InMemoryDataset};
+use crate::error::DataError;
+use crate::image::Shape;
+use crate::rng::derive_key;
+
+/// Canvas side.
+pub const CANVAS: usize = 64;
+/// Number of background classes.
+pub const BACKGROUND_CLASSES: u32 = 10;
+
+/// The factors of one sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Factors {
+    /// Index of the object image in the object dataset.
+    pub object: usize,
+    /// Its class (the object dataset's label).
+    pub object_class: u32,
+    /// Top-left corner of the object, (y, x).
+    pub position: (usize, usize),
+    /// Background class.
+    pub background: u32,
+    /// Seed of the background's phase and noise.
+    pub background_seed: u64,
+}
+
+/// Which factors two views share.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shared {
+    /// Same object (so the same object class).
+    pub object: bool,
+    /// Same position.
+    pub position: bool,
+    /// Same background class (the texture's phase and noise still differ).
+    pub background: bool,
+}
+
+/// The toy dataset: `len` samples drawn from `objects`, rendered once.
+pub struct ToyDataset {
+    objects: InMemoryDataset,
+    backgrounds: Option<InMemoryDataset>,
+    factors: Vec<Factors>,
+    rendered: InMemoryDataset,
+    seed: u64,
+}
+
+/// Bouncing motion: the position after `t` steps from `start` with velocity `v` in `0..=max`.
+pub fn bounce(start: i64, v: i64, t: i64, max: i64) -> usize {
+    if max == 0 {
+        return 0;
+    }
+    let period = 2 * max;
+    let p = (start + v * t).rem_euclid(period);
+    (if p > max { period - p } else { p }) as usize
+}
+
+const PALETTE: [[f32; 3]; 10] = [
+    [0.9, 0.2, 0.2],
+    [0.2, 0.8, 0.2],
+    [0.2, 0.3, 0.9],
+    [0.9, 0.8, 0.2],
+    [0.8, 0.2, 0.8],
+    [0.2, 0.8, 0.8],
+    [0.9, 0.5, 0.1],
+    [0.5, 0.3, 0.1],
+    [0.6, 0.6, 0.6],
+    [0.4, 0.1, 0.5],
+];
+
+impl ToyDataset {
+    /// Draws `len` samples (object, start, velocity, time step, background) from `seed` and
+    /// renders them. `objects` must hold labelled 28 × 28 one-channel images; `backgrounds`, if
+    /// given, 64 × 64 three-channel images whose labels (< 10) are the background classes.
+    pub fn new(objects: InMemoryDataset, backgrounds: Option<InMemoryDataset>, len: usize, seed: u64) -> Result<Self, DataError> {
+        let s = objects.shape();
+        if s.channels != 1 || s.height != 28 || s.width != 28 || objects.is_empty() || objects.labels().is_none() {
+            return Err(DataError::param("objects", format!("need labelled 28x28 grey images, got {} images of {s:?}", objects.len())));
+        }
+        if let Some(b) = &backgrounds {
+            let bs = b.shape();
+            if bs != (Shape { channels: 3, height: CANVAS, width: CANVAS }) || b.is_empty() {
+                return Err(DataError::param("backgrounds", format!("need 64x64 RGB images, got {} of {bs:?}", b.len())));
+            }
+            if b.labels().is_none_or(|l| l.iter().any(|&c| c >= BACKGROUND_CLASSES)) {
+                return Err(DataError::param("backgrounds", "need labels below 10 (the background classes)".to_string()));
+            }
+        }
+        if len == 0 {
+            return Err(DataError::param("len", "0: expected at least one sample".to_string()));
+        }
+        let mut ds = ToyDataset { objects, backgrounds, factors: Vec::with_capacity(len), rendered: InMemoryDataset::new(Shape { channels: 3, height: CANVAS, width: CANVAS }, vec![0; CANVAS * CANVAS * 3], None)?, seed };
+        for i in 0..len {
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_key(&[seed, i as u64, 0x70e]));
+            let f = ds.draw(&mut rng);
+            ds.factors.push(f);
+        }
+        let mut pixels = Vec::with_capacity(len * CANVAS * CANVAS * 3);
+        for f in &ds.factors {
+            pixels.extend(ds.render(f));
+        }
+        let labels = ds.factors.iter().map(|f| f.object_class).collect();
+        ds.rendered = InMemoryDataset::new(Shape { channels: 3, height: CANVAS, width: CANVAS }, pixels, Some(labels))?;
+        Ok(ds)
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> Factors {
+        let object = rng.random_range(0..self.objects.len());
+        let max = (CANVAS - 28) as i64;
+        let (sy, sx) = (rng.random_range(0..=max), rng.random_range(0..=max));
+        let (vy, vx) = (rng.random_range(-3..=3i64), rng.random_range(-3..=3i64));
+        let t = rng.random_range(0..20i64);
+        let background = match &self.backgrounds {
+            Some(b) => b.label(rng.random_range(0..b.len())).unwrap_or(0),
+            None => rng.random_range(0..BACKGROUND_CLASSES),
+        };
+        Factors {
+            object,
+            object_class: self.objects.label(object).unwrap_or(0),
+            position: (bounce(sy, vy, t, max), bounce(sx, vx, t, max)),
+            background,
+            background_seed: rng.random(),
+        }
+    }
+
+    /// Renders one sample (HWC RGB bytes).
+    pub fn render(&self, f: &Factors) -> Vec<u8> {
+        let mut canvas = vec![0f32; CANVAS * CANVAS * 3];
+        match &self.backgrounds {
+            Some(b) => {
+                // The background image of that class picked by the sample's seed.
+                let members: Vec<usize> = (0..b.len()).filter(|&i| b.label(i) == Some(f.background)).collect();
+                let pick = members[(f.background_seed % members.len().max(1) as u64) as usize % members.len().max(1)];
+                for (c, &p) in canvas.iter_mut().zip(b.image(pick).data) {
+                    *c = f32::from(p) / 255.0;
+                }
+            }
+            None => {
+                let mut rng = ChaCha8Rng::seed_from_u64(f.background_seed);
+                let angle = f.background as f32 * std::f32::consts::PI / 10.0;
+                let (dy, dx) = (angle.sin(), angle.cos());
+                let phase: f32 = rng.random::<f32>() * std::f32::consts::TAU;
+                let colour = PALETTE[f.background as usize % 10];
+                for y in 0..CANVAS {
+                    for x in 0..CANVAS {
+                        let g = 0.5 + 0.5 * ((y as f32 * dy + x as f32 * dx) * 0.5 + phase).sin();
+                        for c in 0..3 {
+                            let noise: f32 = rng.random::<f32>() * 0.1;
+                            canvas[(y * CANVAS + x) * 3 + c] = (colour[c] * (0.35 + 0.5 * g) + noise).min(1.0);
+                        }
+                    }
+                }
+            }
+        }
+        let obj = self.objects.image(f.object).data;
+        let (py, px) = f.position;
+        for y in 0..28 {
+            for x in 0..28 {
+                let a = f32::from(obj[y * 28 + x]) / 255.0;
+                for c in 0..3 {
+                    let i = ((py + y) * CANVAS + px + x) * 3 + c;
+                    canvas[i] = canvas[i] * (1.0 - a) + a;
+                }
+            }
+        }
+        canvas.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect()
+    }
+
+    /// The rendered samples (label = object class), for training.
+    pub fn images(&self) -> &InMemoryDataset {
+        &self.rendered
+    }
+
+    /// The factors of sample `i`.
+    pub fn factors(&self, i: usize) -> Factors {
+        self.factors[i]
+    }
+
+    /// Object classes, positions (y, x) and background classes of every sample.
+    pub fn factor_table(&self) -> (Vec<u32>, Vec<(usize, usize)>, Vec<u32>) {
+        (self.factors.iter().map(|f| f.object_class).collect(), self.factors.iter().map(|f| f.position).collect(), self.factors.iter().map(|f| f.background).collect())
+    }
+
+    /// Two renderings of sample `i` that share exactly the factors in `share`; the others are
+    /// redrawn (seeded by the dataset seed, `i` and `draw`). Returns the images and their factors.
+    pub fn pair(&self, i: usize, share: Shared, draw: u64) -> ((Vec<u8>, Factors), (Vec<u8>, Factors)) {
+        let a = self.factors[i];
+        let mut rng = ChaCha8Rng::seed_from_u64(derive_key(&[self.seed, i as u64, draw, 0xba1]));
+        // Redraw until every factor that is not shared differs (a different object class, position
+        // and background class), so the pair shares exactly `share`.
+        let mut b = self.draw(&mut rng);
+        for _ in 0..1000 {
+            let differs = (share.object || b.object_class != a.object_class)
+                && (share.position || b.position != a.position)
+                && (share.background || b.background != a.background);
+            if differs {
+                break;
+            }
+            b = self.draw(&mut rng);
+        }
+        if share.object {
+            b.object = a.object;
+            b.object_class = a.object_class;
+        }
+        if share.position {
+            b.position = a.position;
+        }
+        if share.background {
+            b.background = a.background;
+        }
+        ((self.render(&a), a), (self.render(&b), b))
+    }
+}
