@@ -31,6 +31,7 @@ pub mod evaluate;
 pub mod export;
 pub mod model;
 pub mod monitor;
+pub mod preview;
 pub mod protocols;
 pub mod run_dir;
 pub mod train;

@@ -115,6 +115,30 @@ enum Cmd {
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
     },
+    /// Render a grid of a recipe's training views (rows: images; columns: original, then k views).
+    Views {
+        /// A shipped recipe by name.
+        #[arg(long, conflicts_with = "config")]
+        recipe: Option<String>,
+        /// A recipe file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override a recipe key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Number of images (rows).
+        #[arg(long, default_value_t = 6)]
+        images: usize,
+        /// Views per image (default: the recipe's views.count).
+        #[arg(long)]
+        views: Option<usize>,
+        /// Seed of the drawn views.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output PNG (never overwritten).
+        #[arg(long, default_value = "views.png")]
+        out: PathBuf,
+    },
     /// List the shipped recipes.
     Recipes,
 }
@@ -244,6 +268,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (path, result) = ssl_train::protocols::evaluate_run(&run, &opts)?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             println!("wrote {}", path.display());
+            Ok(())
+        }
+        Cmd::Views { recipe, config, overrides, images, views, seed, out } => {
+            let src = match config {
+                Some(p) => Source::File(p),
+                None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
+            };
+            let cfg = Config::load(&src, &overrides)?;
+            let (rows, cols) = ssl_train::preview::views_grid(&cfg, images, views.unwrap_or(cfg.views.count), seed, &out)?;
+            println!("wrote {} ({rows} images x {} views of {src}, first column the original)", out.display(), cols - 1);
             Ok(())
         }
         Cmd::Recipes => {

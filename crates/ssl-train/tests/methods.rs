@@ -318,3 +318,18 @@ fn the_toy_dataset_trains() {
     let s = train(&cfg, &opts(t.path(), "toy")).unwrap();
     assert!(s.epoch_losses.iter().all(|v| v.is_finite()));
 }
+
+#[test]
+fn views_preview_writes_a_grid_and_never_overwrites() {
+    let (t, data) = setup();
+    let cfg = small("byol-fmnist", &data, &[]);
+    let out = t.path().join("grid.png");
+    let (rows, cols) = ssl_train::preview::views_grid(&cfg, 3, 4, 0, &out).unwrap();
+    assert_eq!((rows, cols), (3, 5));
+    let img = image::open(&out).unwrap();
+    // 28-px images zoomed ×3 (to 84 px) in 88-px cells.
+    assert_eq!((img.width(), img.height()), (5 * 88, 3 * 88));
+    let e = format!("{:#}", ssl_train::preview::views_grid(&cfg, 3, 4, 0, &out).unwrap_err());
+    assert!(e.contains("already exists"), "{e}");
+    assert!(ssl_train::preview::views_grid(&cfg, 3, 65, 0, &t.path().join("x.png")).is_err());
+}
