@@ -1,14 +1,28 @@
-"""Fixtures for ssl-data's augmentation ops, generated once with torchvision.
+"""Fixtures for ssl-data's augmentation ops and colour spaces, generated with torchvision and
+scikit-image.
 
+Setup (torch 2.11.0 is the workspace's libtorch pin, torchvision 0.26.0 matches it):
+    pip install --target /tmp/pyextra --no-deps torchvision==0.26.0 scikit-image==0.26.0 \
+        scipy lazy_loader pillow packaging
 Run from the repository root:
-    PYTHONPATH=.deps/torch-2.11.0:.deps/python-extra python3 crates/ssl-data/scripts/make_fixtures.py
+    PYTHONPATH=.deps/torch-2.11.0:/tmp/pyextra python3 crates/ssl-data/scripts/make_fixtures.py
 
-Writes crates/ssl-data/fixtures/torchvision.json: small random u8 images (seed 0), and for fixed
-parameters the outputs of torchvision.transforms.v2.functional on the float images x / 255
-(values rounded to 6 decimals). tests/torchvision_fixtures.rs checks every op against them.
+Writes crates/ssl-data/fixtures/torchvision.json:
+* "images": small random u8 images (CHW, seed 0): "rgb" 3x13x11 and "grey" 1x9x7.
+* "cases": for fixed parameters, the outputs of torchvision.transforms.v2.functional (and
+  torch.rot90 / conv2d for rot90 and Sobel) on the float images x / 255.
+* "colorspace": skimage.color conversions of the "rgb" image (float64 x / 255): forward
+  ("output" from the image) and inverse ("input" given, "output" = skimage's inverse of it);
+  YCbCr both as skimage's studio range and PIL's JPEG full range ("ycbcr_pil", u8 levels).
+Values are rounded to 6 decimals. tests/torchvision_fixtures.rs checks every case.
 """
 import json
 
+import numpy as np
+import PIL
+import PIL.Image
+import skimage
+import skimage.color as skc
 import torch
 import torchvision
 import torchvision.transforms.v2.functional as F
@@ -22,7 +36,7 @@ images = {
 
 
 def as_list(t):
-    return [round(float(v), 6) for v in t.flatten()]
+    return [round(float(v), 6) for v in np.asarray(t).flatten()]
 
 
 cases = []
@@ -36,6 +50,8 @@ for name, img in images.items():
     x = img.float() / 255.0
     c, h, w = x.shape
     boxes = [(2, 1, h - 4, w - 3, 5, 4), (0, 0, h, w, 16, 20), (3, 2, 4, 5, 9, 9), (1, 3, 7, 3, 7, 3), (0, 0, h, w, 3, 2)]
+    # A single pixel blown up, and the whole image down to one pixel.
+    boxes += [(5, 4, 1, 1, 4, 4), (0, 0, h, w, 1, 1)]
     for top, left, bh, bw, oh, ow in boxes:
         out = F.resized_crop(x, top, left, bh, bw, [oh, ow], interpolation=F.InterpolationMode.BILINEAR, antialias=True)
         add(name, "resized_crop", {"top": top, "left": left, "height": bh, "width": bw, "out_h": oh, "out_w": ow}, out)
@@ -49,9 +65,12 @@ for name, img in images.items():
         for hue in [-0.3, 0.1, 0.45]:
             add(name, "hue", {"shift": hue}, F.adjust_hue(x, hue))
         add(name, "grayscale", {}, F.rgb_to_grayscale(x, num_output_channels=3))
-    for k, s in [(3, 0.8), (5, 1.5), (7, 0.3)]:
+    # Kernel 9 on the 9x7 grey image pads by 4, close to torch's reflect limit (pad < side).
+    for k, s in [(3, 0.8), (5, 1.5), (7, 0.3), (9, 2.0)]:
         add(name, "gaussian_blur", {"kernel": k, "sigma": s}, F.gaussian_blur(x, [k, k], [s, s]))
-    add(name, "solarize", {"threshold": 0.5}, F.solarize(x, 0.5))
+    # 100/255 is a pixel level: checks that x == threshold is inverted (>=).
+    for t in [0.5, 100 / 255]:
+        add(name, "solarize", {"threshold": t}, F.solarize(x, t))
     for k in range(4):
         add(name, "rot90", {"k": k}, torch.rot90(x, k, dims=(-2, -1)))
     add(name, "erase", {"top": 2, "left": 1, "height": 4, "width": 3, "value": 0.25}, F.erase(x, 2, 1, 4, 3, torch.tensor(0.25)))
@@ -62,12 +81,35 @@ for name, img in images.items():
     weight = torch.stack([kx, kx.t()]).unsqueeze(1)
     add(name, "sobel", {}, torch.nn.functional.conv2d(gray.unsqueeze(0), weight, padding=1)[0])
 
+# Colour spaces (skimage works on HWC float64).
+rgb_hwc = images["rgb"].permute(1, 2, 0).numpy().astype(np.float64) / 255.0
+spaces = {
+    "lab": (skc.rgb2lab, skc.lab2rgb),
+    "ycbcr": (skc.rgb2ycbcr, skc.ycbcr2rgb),
+    "ydbdr": (skc.rgb2ydbdr, skc.ydbdr2rgb),
+    "yiq": (skc.rgb2yiq, skc.yiq2rgb),
+    "ypbpr": (skc.rgb2ypbpr, skc.ypbpr2rgb),
+    "hsv": (skc.rgb2hsv, skc.hsv2rgb),
+}
+colorspace = []
+for space, (fwd, inv) in spaces.items():
+    out = fwd(rgb_hwc)
+    colorspace.append({"space": space, "dir": "from_rgb", "output": as_list(out.transpose(2, 0, 1))})
+    rounded = np.array(as_list(out.transpose(2, 0, 1))).reshape(3, *rgb_hwc.shape[:2])
+    back = inv(rounded.transpose(1, 2, 0))
+    colorspace.append({"space": space, "dir": "to_rgb", "input": as_list(rounded), "output": as_list(back.transpose(2, 0, 1))})
+pil = np.asarray(PIL.Image.fromarray(images["rgb"].permute(1, 2, 0).numpy(), "RGB").convert("YCbCr"))
+colorspace.append({"space": "ycbcr_pil", "dir": "from_rgb", "output": [int(v) for v in pil.transpose(2, 0, 1).flatten()]})
+
 out = {
     "torch": torch.__version__,
     "torchvision": torchvision.__version__,
+    "skimage": skimage.__version__,
+    "pil": PIL.__version__,
     "images": {k: {"shape": list(v.shape), "data": [int(b) for b in v.flatten()]} for k, v in images.items()},
     "cases": cases,
+    "colorspace": colorspace,
 }
 with open("crates/ssl-data/fixtures/torchvision.json", "w") as f:
     json.dump(out, f, separators=(",", ":"))
-print(f"{len(cases)} cases")
+print(f"{len(cases)} cases, {len(colorspace)} colour-space cases")

@@ -17,7 +17,7 @@ fn splitmix64(mut z: u64) -> u64 {
 
 /// Derives a 64-bit stream key from a list of integers (order matters).
 pub fn derive_key(parts: &[u64]) -> u64 {
-    parts.iter().fold(0x5EED_0F_5511u64, |acc, &p| splitmix64(acc ^ splitmix64(p)))
+    parts.iter().fold(0x005E_ED0F_5511_u64, |acc, &p| splitmix64(acc ^ splitmix64(p)))
 }
 
 /// The RNG for view `view` of dataset item `index` in `epoch` of a run seeded with `seed`.

@@ -66,7 +66,7 @@ fn split_views_keep_only_their_channel_group() {
     assert!(v0[n..].iter().all(|&x| x == 0.0) && v0[..n].iter().any(|&x| x != 0.0));
     assert!(v1[..n].iter().all(|&x| x == 0.0) && v1[n..].iter().any(|&x| x != 0.0));
     // The kept channels are the space's channels, normalised.
-    let lab = ColorSpace::Lab.from_rgb(&ImageF32 { shape: img.shape, data: ssl_data::ImageRef { shape: img.shape, data: &ds.pixels()[..] }.to_f32().data }).unwrap();
+    let lab = ColorSpace::Lab.from_rgb(&ImageF32 { shape: img.shape, data: ssl_data::ImageRef { shape: img.shape, data: ds.pixels() }.to_f32().data }).unwrap();
     assert!((v0[5] - (lab.data[5] - 50.0) / 50.0).abs() < 1e-5);
     let bad = ChannelSplitView { groups: vec![vec![3]], ..view };
     assert!(bad.validate().is_err());

@@ -8,7 +8,7 @@ fn objects() -> InMemoryDataset {
     let mut px = vec![0u8; 20 * 784];
     let labels: Vec<u32> = (0..20).map(|i| i % 10).collect();
     for i in 0..20 {
-        let side = 4 + 2 * (i % 10) as usize;
+        let side = 4 + 2 * (i % 10);
         for y in 0..side {
             for x in 0..side {
                 px[i * 784 + y * 28 + x] = 255;

@@ -1,8 +1,14 @@
-//! Gaussian blur (torchvision `gaussian_blur`, `GaussianBlur`; SimCLR/BYOL ImageNet views).
+//! Gaussian blur: mirrors `torchvision.transforms.v2.functional.gaussian_blur` and the random
+//! `torchvision.transforms.v2.GaussianBlur` applied with probability `p` (SimCLR/BYOL ImageNet
+//! views, where it sits inside `RandomApply`).
 //!
 //! The kernel is separable: `k(x) = exp(−½ (x/σ)²)` for `x = −(n−1)/2 … (n−1)/2`, normalised to
-//! sum 1; rows are filtered first, then columns; borders use `reflect` padding (the edge pixel
-//! is not repeated: `… 2 1 | 0 1 2 …`), as torchvision does.
+//! sum 1 (torchvision builds the same values as a softmax); rows are filtered first, then columns
+//! (torchvision convolves once with the outer-product 2-D kernel: equal up to f32 rounding, about
+//! 6e-7 on the fixtures); borders use torch `reflect` padding (the edge pixel is not repeated:
+//! `… 2 1 | 0 1 2 …`). Where torch refuses (a padding of at least the image side) this keeps
+//! reflecting back and forth, and a one-pixel side repeats its pixel.
+//! `RandomGaussianBlur` draws σ uniformly in `[σ_min, σ_max]` as torchvision's `make_params` does.
 
 use rand::Rng;
 
@@ -30,8 +36,10 @@ fn reflect(i: isize, n: usize) -> usize {
     j as usize
 }
 
-/// Blurs every channel with an odd `size` × `size` Gaussian of standard deviation `sigma` (> 0).
+/// Blurs every channel with an odd `size` × `size` Gaussian of standard deviation `sigma` (> 0);
+/// [`check_blur`] checks the two parameters.
 pub fn gaussian_blur(img: &mut ImageF32, size: usize, sigma: f32) {
+    debug_assert!(check_blur(size, sigma).is_ok(), "gaussian_blur({size}, {sigma})");
     let (h, w) = (img.shape.height, img.shape.width);
     let k = gaussian_kernel(size, sigma);
     let r = (size / 2) as isize;
@@ -83,13 +91,24 @@ impl RandomGaussianBlur {
         check_p("blur.p", self.p)
     }
 
-    /// Draws whether and how much to blur, then blurs.
+    /// Draws whether (`u < p`) and how much (σ uniform in the range) to blur, then blurs.
     pub fn apply(&self, img: &mut ImageF32, rng: &mut impl Rng) {
         if rng.random::<f64>() < self.p {
             let sigma = rng.random_range(self.sigma.0..=self.sigma.1);
             gaussian_blur(img, self.kernel_size, sigma);
         }
     }
+}
+
+/// Checks a kernel side (odd, ≥ 1) and a standard deviation (finite, > 0), as torchvision does.
+pub fn check_blur(kernel_size: usize, sigma: f32) -> Result<(), DataError> {
+    if kernel_size == 0 || kernel_size % 2 == 0 {
+        return Err(DataError::param("blur.kernel_size", format!("{kernel_size}: expected an odd size >= 1")));
+    }
+    if !(sigma > 0.0 && sigma.is_finite()) {
+        return Err(DataError::param("blur.sigma", format!("{sigma}: expected a finite sigma > 0")));
+    }
+    Ok(())
 }
 
 /// A probability in [0, 1], or a typed error naming the parameter.
@@ -119,6 +138,8 @@ mod tests {
     fn bad_parameters() {
         let b = |k, s, p| RandomGaussianBlur { kernel_size: k, sigma: s, p }.validate().is_err();
         assert!(b(4, (0.1, 2.0), 0.5) && b(0, (0.1, 2.0), 0.5) && b(3, (-0.1, 2.0), 0.5) && b(3, (2.0, 1.0), 0.5) && b(3, (0.1, 2.0), 1.5));
-        assert!(!b(3, (0.1, 2.0), 0.5));
+        assert!(!b(3, (0.1, 2.0), 0.5) && !b(1, (0.5, 0.5), 0.0));
+        assert!(check_blur(3, 0.0).is_err() && check_blur(3, f32::NAN).is_err() && check_blur(2, 1.0).is_err());
+        assert!(check_blur(5, 1.0).is_ok());
     }
 }

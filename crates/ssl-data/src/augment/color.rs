@@ -1,4 +1,6 @@
-//! Colour ops: brightness, contrast, saturation, hue, grayscale, and the random ColorJitter.
+//! Colour ops: mirror `torchvision.transforms.v2.functional.adjust_brightness`,
+//! `adjust_contrast`, `adjust_saturation`, `adjust_hue`, `rgb_to_grayscale` and the random
+//! `torchvision.transforms.v2.ColorJitter`.
 //!
 //! Semantics of `torchvision.transforms.v2.functional` on float images in `[0, 1]`: every op
 //! clamps its result to `[0, 1]`. Grayscale weights are torchvision's (0.2989, 0.587, 0.114).

@@ -1,4 +1,8 @@
-//! RandomResizedCrop: torchvision's parameter sampling and an antialiased bilinear resize.
+//! Random resized crop: mirrors `torchvision.transforms.v2.RandomResizedCrop` (its `make_params`
+//! box sampling, Python's ties-to-even `round` included) and
+//! `torchvision.transforms.v2.functional.resized_crop(..., interpolation=BILINEAR,
+//! antialias=True)`, whose resize is torch's `_upsample_bilinear2d_aa` (PIL's separable
+//! triangle filter, widened by the scale factor when downscaling; `align_corners=False`).
 
 use rand::Rng;
 

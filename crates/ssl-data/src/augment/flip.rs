@@ -1,4 +1,5 @@
-//! Horizontal flip.
+//! Horizontal flip: mirrors `torchvision.transforms.v2.functional.horizontal_flip` (the op of
+//! `RandomHorizontalFlip`, whose probability the view recipes draw themselves).
 
 use crate::image::ImageF32;
 

@@ -1,4 +1,6 @@
-//! Per-channel normalisation (torchvision `normalize`): `(x − mean_c) / std_c`.
+//! Per-channel normalisation: mirrors `torchvision.transforms.v2.functional.normalize`,
+//! `(x − mean_c) / std_c`. One mean/std value broadcasts to every channel (torchvision's
+//! broadcasting of a one-element list); otherwise one per channel.
 
 use crate::error::DataError;
 use crate::image::ImageF32;

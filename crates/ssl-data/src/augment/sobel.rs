@@ -1,15 +1,23 @@
-//! Sobel filtering (DeepCluster; InfoMin's "Sobel" views): the grayscale image's horizontal and
-//! vertical gradients as a 2-channel image, computed like `torch.nn.functional.conv2d` (a
-//! cross-correlation) with zero padding 1 and the kernels
-//! `Gx = [[1, 0, −1], [2, 0, −2], [1, 0, −1]]`, `Gy = Gxᵀ`.
+//! Sobel filtering (DeepCluster; SimCLR's and InfoMin's "Sobel" views). torchvision has no Sobel
+//! op: [`sobel`] is `torchvision.transforms.v2.functional.rgb_to_grayscale` (weights 0.2989,
+//! 0.587, 0.114; a one-channel image is used as is) followed by
+//! `torch.nn.functional.conv2d(grey, weight, padding=1)` — a cross-correlation with zero padding
+//! 1 — with DeepCluster's fixed kernels `Gx = [[1, 0, −1], [2, 0, −2], [1, 0, −1]]` and
+//! `Gy = Gxᵀ`. The result is a 2-channel (Gx, Gy) image of the same height and width, values in
+//! [−4, 4] for inputs in [0, 1]. (DeepCluster's own grey layer averages R, G, B with weight 1/3
+//! each: grey the image that way and call [`sobel_grey`] to reproduce it exactly.)
 
 use crate::augment::color::grayscale_plane;
 use crate::image::{ImageF32, Shape};
 
 /// The 2-channel (Gx, Gy) Sobel image of `img` (converted to grayscale first when RGB).
 pub fn sobel(img: &ImageF32) -> ImageF32 {
-    let (h, w) = (img.shape.height, img.shape.width);
-    let g = grayscale_plane(img);
+    sobel_grey(&grayscale_plane(img), img.shape.height, img.shape.width)
+}
+
+/// The 2-channel (Gx, Gy) Sobel image of one grey plane of `h × w` values (row-major).
+pub fn sobel_grey(g: &[f32], h: usize, w: usize) -> ImageF32 {
+    assert_eq!(g.len(), h * w, "sobel_grey: {} values for {h}x{w}", g.len());
     let at = |y: isize, x: isize| -> f32 {
         if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
             0.0

@@ -1,5 +1,6 @@
-//! Solarisation (torchvision `solarize`, `RandomSolarize`; BYOL's and Barlow Twins' second view):
-//! every value `x ≥ threshold` becomes `1 − x`.
+//! Solarisation: mirrors `torchvision.transforms.v2.functional.solarize` and
+//! `torchvision.transforms.v2.RandomSolarize` (BYOL's and Barlow Twins' second view): every value
+//! `x ≥ threshold` becomes `1 − x` (float images; torchvision refuses a threshold above 1).
 
 use rand::Rng;
 
