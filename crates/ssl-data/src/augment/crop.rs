@@ -110,16 +110,12 @@ fn taps(input: usize, output: usize) -> Taps {
         let center = scale * (i as f64 + 0.5);
         let xmin = ((center - radius + 0.5).trunc().max(0.0)) as usize;
         let xmax = ((center + radius + 0.5).trunc() as usize).min(input);
-        let mut w = [0f64; 64];
-        let n = (xmax - xmin).min(support).min(64);
-        let mut total = 0.0;
-        for (j, wj) in w.iter_mut().enumerate().take(n) {
-            let x = ((j + xmin) as f64 - center + 0.5) / filter_scale;
-            *wj = (1.0 - x.abs()).max(0.0);
-            total += *wj;
-        }
-        for j in 0..n {
-            weights[i * support + j] = if total > 0.0 { (w[j] / total) as f32 } else { 0.0 };
+        // Every tap of the filter, however wide (a 500 → 4 downscale has 251 taps per pixel).
+        let n = xmax.saturating_sub(xmin).min(support);
+        let tri = |j: usize| (1.0 - (((j + xmin) as f64 - center + 0.5) / filter_scale).abs()).max(0.0);
+        let total: f64 = (0..n).map(tri).sum();
+        for (j, wj) in weights[i * support..i * support + n].iter_mut().enumerate() {
+            *wj = if total > 0.0 { (tri(j) / total) as f32 } else { 0.0 };
         }
         start.push(xmin);
     }
@@ -198,6 +194,16 @@ mod tests {
         let e1 = (0.25 * 1.0 + 0.75 * 2.0 + 0.75 * 3.0) / 1.75;
         assert!((out.data[0] - e0).abs() < 1e-6, "{} vs {e0}", out.data[0]);
         assert!((out.data[1] - e1).abs() < 1e-6, "{} vs {e1}", out.data[1]);
+    }
+
+    #[test]
+    fn wide_downscales_use_every_input_pixel() {
+        // 200 → 1: the triangle spans the whole row, so a linear ramp averages to its middle
+        // (an earlier version kept at most 64 taps and drifted towards the left end).
+        let shape = Shape { channels: 1, height: 1, width: 200 };
+        let img = ImageF32 { shape, data: (0..200).map(|v| v as f32 / 199.0).collect() };
+        let out = resized_crop(&img, CropBox { top: 0, left: 0, height: 1, width: 200 }, 1, 1);
+        assert!((out.data[0] - 0.5).abs() < 1e-5, "{}", out.data[0]);
     }
 
     #[test]
