@@ -24,7 +24,9 @@
 //! different widths). A [`ChannelSplitView`] draws a view (crop, flip, …) and keeps, for view
 //! `v`, only the channel group `groups[v % len]` of a colour space — the others are zero, so
 //! every view keeps one shape and batches stay rectangular — so two views share only the
-//! information the user picks (Lab: L | ab, YDbDr: Y | DbDr).
+//! information the user picks (Lab: L | ab, YDbDr: Y | DbDr; presets
+//! [`ChannelSplitView::lab_l_ab`] and [`ChannelSplitView::ydbdr_y_dbdr`], and
+//! [`ChannelSplitView::check`] for a base view that must give RGB).
 
 use crate::augment::color::{hsv_to_rgb, rgb_to_hsv};
 use crate::error::DataError;
@@ -220,13 +222,37 @@ pub struct ChannelSplitView<T: ViewTransform> {
 }
 
 impl<T: ViewTransform> ChannelSplitView<T> {
-    /// Checks the groups (non-empty, channel indices < 3) and the std.
+    /// InfoMin's / CMC's Lab split: view 0 keeps L, view 1 keeps a and b; each channel's range
+    /// (L ∈ [0, 100], a, b within about ±100) is mapped to about [−1, 1].
+    pub fn lab_l_ab(base: T) -> Self {
+        ChannelSplitView { base, space: ColorSpace::Lab, groups: vec![vec![0], vec![1, 2]], mean: [50.0, 0.0, 0.0], std: [50.0, 100.0, 100.0] }
+    }
+
+    /// InfoMin's best split, YDbDr: view 0 keeps Y, view 1 keeps Db and Dr; each channel's range
+    /// (Y ∈ [0, 1], Db, Dr ∈ [−1.333, 1.333]) is mapped to about [−1, 1].
+    pub fn ydbdr_y_dbdr(base: T) -> Self {
+        ChannelSplitView { base, space: ColorSpace::Ydbdr, groups: vec![vec![0], vec![1, 2]], mean: [0.5, 0.0, 0.0], std: [0.5, 1.333, 1.333] }
+    }
+
+    /// Checks the groups (non-empty, channel indices < 3) and the std (finite, > 0).
     pub fn validate(&self) -> Result<(), DataError> {
         if self.groups.is_empty() || self.groups.iter().any(|g| g.is_empty() || g.iter().any(|&c| c >= 3)) {
             return Err(DataError::param("split.groups", format!("{:?}: expected non-empty groups of channel indices 0..3", self.groups)));
         }
-        if self.std.iter().any(|s| s.is_nan() || *s <= 0.0) {
-            return Err(DataError::param("split.std", format!("{:?}: every std must be > 0", self.std)));
+        if self.std.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
+            return Err(DataError::param("split.std", format!("{:?}: every std must be a finite value > 0", self.std)));
+        }
+        Ok(())
+    }
+
+    /// [`validate`](Self::validate), and checks that `base` makes 3-channel views of images of
+    /// shape `input` (a colour space needs RGB; without this check a grey view would pass through
+    /// unconverted).
+    pub fn check(&self, input: Shape) -> Result<(), DataError> {
+        self.validate()?;
+        let c = self.base.output_shape(input).channels;
+        if c != 3 {
+            return Err(DataError::param("split.base", format!("the base view of a {input:?} image has {c} channel(s): a colour-space split needs 3 (RGB)")));
         }
         Ok(())
     }

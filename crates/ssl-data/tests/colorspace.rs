@@ -68,6 +68,35 @@ fn split_views_keep_only_their_channel_group() {
     // The kept channels are the space's channels, normalised.
     let lab = ColorSpace::Lab.from_rgb(&ImageF32 { shape: img.shape, data: ssl_data::ImageRef { shape: img.shape, data: ds.pixels() }.to_f32().data }).unwrap();
     assert!((v0[5] - (lab.data[5] - 50.0) / 50.0).abs() < 1e-5);
+    view.check(img.shape).unwrap();
+    assert!(view.check(Shape { channels: 1, ..img.shape }).is_err());
     let bad = ChannelSplitView { groups: vec![vec![3]], ..view };
     assert!(bad.validate().is_err());
+}
+
+#[test]
+fn ydbdr_and_lab_presets_split_luma_from_chroma() {
+    let img = random_image(4);
+    let ds = InMemoryDataset::new(img.shape, img.to_u8_hwc(), None).unwrap();
+    let rgb = ssl_data::ImageRef { shape: img.shape, data: ds.pixels() }.to_f32();
+    let n = 17 * 13;
+    for (view, space) in [
+        (ChannelSplitView::ydbdr_y_dbdr(PlainView { mean: vec![0.0], std: vec![1.0] }), ColorSpace::Ydbdr),
+        (ChannelSplitView::lab_l_ab(PlainView { mean: vec![0.0], std: vec![1.0] }), ColorSpace::Lab),
+    ] {
+        view.check(img.shape).unwrap();
+        let conv = space.from_rgb(&rgb).unwrap();
+        let b = make_batch(&ds, &view, &[0], 2, 0, 0);
+        let (v0, v1) = (&b.data[..3 * n], &b.data[3 * n..]);
+        for c in 0..3 {
+            let (keep, other) = if c == 0 { (v0, v1) } else { (v1, v0) };
+            assert!(other[c * n..(c + 1) * n].iter().all(|&x| x == 0.0), "{space:?} channel {c}");
+            for i in 0..n {
+                let want = (conv.data[c * n + i] - view.mean[c]) / view.std[c];
+                assert!((keep[c * n + i] - want).abs() < 1e-5, "{space:?} channel {c}");
+                // The presets map every channel into about [−1, 1] (Lab b reaches −1.08).
+                assert!(want.abs() <= 1.08, "{space:?} channel {c}: {want}");
+            }
+        }
+    }
 }

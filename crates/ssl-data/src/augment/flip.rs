@@ -6,6 +6,9 @@ use crate::image::ImageF32;
 /// Mirrors the image left ↔ right (torchvision `horizontal_flip`).
 pub fn hflip(img: &mut ImageF32) {
     let w = img.shape.width;
+    if w == 0 {
+        return;
+    }
     for row in img.data.chunks_mut(w) {
         row.reverse();
     }
