@@ -29,7 +29,8 @@ pub enum Cifar100Labels {
 
 /// Parses CIFAR binary records: `label_bytes` label bytes (1 for CIFAR-10, 2 for CIFAR-100), of
 /// which the one at `label_index` is kept and must be below `classes`, then 3072 CHW pixels.
-/// Appends HWC pixels and labels; `path` only names the file in errors.
+/// Appends HWC pixels and labels; `path` only names the file in errors. On error nothing is
+/// guaranteed about what was appended.
 pub fn parse_cifar(
     bytes: &[u8],
     path: &Path,
@@ -39,8 +40,20 @@ pub fn parse_cifar(
     pixels: &mut Vec<u8>,
     labels: &mut Vec<u32>,
 ) -> Result<(), DataError> {
-    let record = label_bytes + PIXELS;
-    if bytes.is_empty() || bytes.len() % record != 0 {
+    if label_index >= label_bytes {
+        return Err(DataError::param(
+            "label_index",
+            format!("label byte {label_index} does not exist in a record with {label_bytes} label byte(s)"),
+        ));
+    }
+    let record = label_bytes.saturating_add(PIXELS);
+    if bytes.is_empty() {
+        return Err(DataError::Format {
+            path: path.to_path_buf(),
+            problem: format!("empty file: expected whole {record}-byte records ({label_bytes} label byte(s) + 3072 pixels)"),
+        });
+    }
+    if bytes.len() % record != 0 {
         return Err(DataError::Format {
             path: path.to_path_buf(),
             problem: format!("{} bytes is not a whole number of {record}-byte records ({label_bytes} label byte(s) + 3072 pixels); truncated or not a CIFAR binary file", bytes.len()),
@@ -50,7 +63,7 @@ pub fn parse_cifar(
     pixels.reserve(n * PIXELS);
     labels.reserve(n);
     for (i, rec) in bytes.chunks_exact(record).enumerate() {
-        let label = u32::from(rec[label_index.min(label_bytes - 1)]);
+        let label = u32::from(rec[label_index]);
         if label >= classes {
             return Err(DataError::Format { path: path.to_path_buf(), problem: format!("record {i} has label {label}; expected 0..{classes}") });
         }
