@@ -6,7 +6,11 @@
 //!
 //! * [`dataset`]: the [`Dataset`] trait (length, decoded `u8` image, optional label) and the
 //!   in-memory store every loader fills ([`InMemoryDataset`]).
-//! * [`idx`]: MNIST / Fashion-MNIST idx files, plain or `.gz`; [`cifar`]: CIFAR-10/100 binary.
+//! * [`idx`]: MNIST / Fashion-MNIST idx files, plain or `.gz`; [`cifar`]: CIFAR-10/100 binary;
+//!   [`stl10`]: STL-10 binary (train, test, 100k unlabelled); [`folder`]: torchvision-style
+//!   `ImageFolder` trees or flat folders of PNG/JPEG/BMP/PNM files, decoded in parallel;
+//!   [`npy`]: `uint8` image arrays and integer labels saved with `np.save`. Each decodes once to
+//!   an [`InMemoryDataset`] and reports a bad file as a [`DataError`] naming it.
 //! * [`augment`]: augmentation ops with torchvision's semantics — each a plain function with
 //!   explicit parameters, plus a random wrapper that draws them.
 //! * [`view`]: view recipes (e.g. SimCLR's) that turn one image into one normalised `f32` view;
@@ -40,10 +44,13 @@ pub mod cifar;
 pub mod colorspace;
 pub mod dataset;
 pub mod error;
+pub mod folder;
 pub mod idx;
 pub mod image;
+pub mod npy;
 pub mod pipeline;
 pub mod rng;
+pub mod stl10;
 pub mod toy;
 pub mod view;
 
