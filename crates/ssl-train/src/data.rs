@@ -7,7 +7,7 @@ use ssl_data::{idx, Dataset, InMemoryDataset, Split};
 use crate::config::Config;
 
 /// The values `data.dataset` accepts.
-pub const DATASETS: &[&str] = &["fashion-mnist", "mnist", "cifar10", "cifar100", "cifar100-coarse", "toy"];
+pub const DATASETS: &[&str] = &["fashion-mnist", "mnist", "cifar10", "cifar100", "cifar100-coarse", "stl10", "imagefolder", "npy", "toy"];
 
 /// Loads a split of `cfg.data.dataset`, keeping the first `limit` images when `limit > 0`.
 pub fn load_split(cfg: &Config, split: Split, limit: usize) -> Result<InMemoryDataset> {
@@ -25,6 +25,23 @@ pub fn load_split(cfg: &Config, split: Split, limit: usize) -> Result<InMemoryDa
         "cifar100" | "cifar100-coarse" => {
             let which = if cfg.data.dataset == "cifar100" { Cifar100Labels::Fine } else { Cifar100Labels::Coarse };
             cifar100(root, split, which).with_context(|| format!("cannot load CIFAR-100 from {} (the binary version: cifar-100-binary)", root.display()))?
+        }
+        "stl10" => {
+            // The labelled splits (5,000 train / 8,000 test): the kNN bank needs labels.
+            let s = if split == Split::Train { ssl_data::stl10::Stl10Split::Train } else { ssl_data::stl10::Stl10Split::Test };
+            ssl_data::stl10::stl10(root, s).with_context(|| format!("cannot load STL-10 from {} (the binary version: stl10_binary)", root.display()))?
+        }
+        "imagefolder" => {
+            // `root/train/<class>/*.png|jpg…` and `root/test/<class>/…` (torchvision's ImageFolder
+            // layout); every image must have one size; channels as model.in_channels.
+            let dir = root.join(split.name());
+            let opts = ssl_data::folder::FolderOptions { resize: None, channels: cfg.model.in_channels as usize };
+            ssl_data::folder::image_folder(&dir, &opts).with_context(|| format!("cannot load the image folder {}", dir.display()))?
+        }
+        "npy" => {
+            // `root/{train,test}_images.npy` (uint8 N×H×W[×C]) and `root/{train,test}_labels.npy`.
+            let (x, y) = (root.join(format!("{}_images.npy", split.name())), root.join(format!("{}_labels.npy", split.name())));
+            ssl_data::npy::npy_images_labels(&x, &y)?
         }
         "toy" => {
             // InfoMin's colourful Moving-MNIST: Fashion-MNIST objects from `root` moving over

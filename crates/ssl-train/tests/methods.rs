@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use ssl_data::Dataset as _;
 use ssl_train::config::{Config, Source, RECIPES};
 use ssl_train::train::{train, RunOptions};
 
@@ -332,4 +333,52 @@ fn views_preview_writes_a_grid_and_never_overwrites() {
     let e = format!("{:#}", ssl_train::preview::views_grid(&cfg, 3, 4, 0, &out).unwrap_err());
     assert!(e.contains("already exists"), "{e}");
     assert!(ssl_train::preview::views_grid(&cfg, 3, 65, 0, &t.path().join("x.png")).is_err());
+}
+
+/// A `.npy` file of u8 images or int64 labels, written byte by byte (format v1.0).
+fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn npy_and_image_folder_datasets_train() {
+    let (t, data) = setup();
+    let idx_cfg = small("simclr-fmnist", &data, &[]);
+    let npy = t.path().join("npy");
+    let folder = t.path().join("folder");
+    for split in [ssl_data::Split::Train, ssl_data::Split::Test] {
+        let ds = ssl_train::data::load_split(&idx_cfg, split, 0).unwrap();
+        let labels: Vec<u8> = (0..ds.len()).flat_map(|i| i64::from(ssl_data::Dataset::label(&ds, i).unwrap()).to_le_bytes()).collect();
+        std::fs::create_dir_all(&npy).unwrap();
+        write_npy(&npy.join(format!("{}_images.npy", split.name())), "|u1", &[ds.len(), 28, 28], ds.pixels());
+        write_npy(&npy.join(format!("{}_labels.npy", split.name())), "<i8", &[ds.len()], &labels);
+        for i in 0..ds.len() {
+            let dir = folder.join(split.name()).join(format!("class{}", ssl_data::Dataset::label(&ds, i).unwrap()));
+            std::fs::create_dir_all(&dir).unwrap();
+            image::GrayImage::from_raw(28, 28, ssl_data::Dataset::image(&ds, i).data.to_vec()).unwrap().save(dir.join(format!("{i}.png"))).unwrap();
+        }
+    }
+    for (kind, root) in [("npy", &npy), ("imagefolder", &folder)] {
+        let cfg = small("simclr-fmnist", root, &[&format!("data.dataset=\"{kind}\""), "optimizer.epochs=1"]);
+        let train_set = ssl_train::data::load_split(&cfg, ssl_data::Split::Train, 0).unwrap();
+        assert_eq!(train_set.len(), 64, "{kind}");
+        let s = train(&cfg, &opts(t.path(), &format!("run-{kind}"))).unwrap_or_else(|e| panic!("{kind}: {e:#}"));
+        assert!(s.epoch_losses.iter().all(|v| v.is_finite()));
+    }
+    // An image folder with an unreadable image names the file.
+    std::fs::write(folder.join("train/class0/broken.png"), b"not a png").unwrap();
+    let cfg = small("simclr-fmnist", &folder, &["data.dataset=\"imagefolder\""]);
+    let e = format!("{:#}", ssl_train::data::load_split(&cfg, ssl_data::Split::Train, 0).unwrap_err());
+    assert!(e.contains("broken.png"), "{e}");
 }
