@@ -1,0 +1,21 @@
+#![no_main]
+//! Any bytes as a `.npy` file: header, `uint8` images and integer labels each an error or a
+//! consistent array, never a panic.
+use libfuzzer_sys::fuzz_target;
+use ssl_data::npy::{parse_npy_header, parse_npy_images, parse_npy_labels, NpyKind};
+
+fuzz_target!(|data: &[u8]| {
+    let path = std::path::Path::new("fuzz.npy");
+    if let Ok(h) = parse_npy_header(data, path) {
+        assert!(h.data_offset <= data.len());
+        if h.kind != NpyKind::Other {
+            assert_eq!(data.len() - h.data_offset, h.count() * h.item_size);
+        }
+    }
+    if let Ok((shape, px)) = parse_npy_images(data, path) {
+        assert!(!shape.is_empty() && !px.is_empty() && px.len() % shape.len() == 0);
+    }
+    if let Ok(labels) = parse_npy_labels(data, path) {
+        assert!(labels.len() <= data.len());
+    }
+});
