@@ -18,10 +18,11 @@ use crate::image::Shape;
 
 const PIXELS: usize = 3 * 32 * 32;
 
-/// Which CIFAR-100 label to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which CIFAR-100 label to use (default: the 100 fine classes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Cifar100Labels {
     /// The 100 classes.
+    #[default]
     Fine,
     /// The 20 superclasses.
     Coarse,

@@ -60,9 +60,10 @@ pub struct NpyHeader {
 }
 
 impl NpyHeader {
-    /// Number of elements (the product of the shape).
+    /// Number of elements (the product of the shape; saturates at `usize::MAX` rather than
+    /// overflowing, which only a header that [`parse_npy_header`] refused by size could reach).
     pub fn count(&self) -> usize {
-        self.shape.iter().product()
+        self.shape.iter().fold(1usize, |acc, &d| acc.saturating_mul(d))
     }
 }
 

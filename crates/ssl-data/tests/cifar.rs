@@ -39,7 +39,7 @@ fn cifar100_fine_and_coarse() {
     let mut bytes = record(&[4, 42], 1);
     bytes.extend(record(&[19, 99], 2));
     std::fs::write(t.path().join("train.bin"), &bytes).unwrap();
-    let fine = cifar100(t.path(), Split::Train, Cifar100Labels::Fine).unwrap();
+    let fine = cifar100(t.path(), Split::Train, Cifar100Labels::default()).unwrap();
     assert_eq!((fine.label(0), fine.label(1)), (Some(42), Some(99)));
     let coarse = cifar100(t.path(), Split::Train, Cifar100Labels::Coarse).unwrap();
     assert_eq!((coarse.label(0), coarse.label(1)), (Some(4), Some(19)));
