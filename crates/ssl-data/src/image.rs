@@ -36,11 +36,16 @@ impl ImageRef<'_> {
     /// Converts to a planar `f32` image with values in `[0, 1]` (`x / 255`).
     pub fn to_f32(&self) -> ImageF32 {
         let Shape { channels: c, height: h, width: w } = self.shape;
-        let mut data = vec![0f32; c * h * w];
-        for y in 0..h {
-            for x in 0..w {
-                for ch in 0..c {
-                    data[(ch * h + y) * w + x] = f32::from(self.data[(y * w + x) * c + ch]) / 255.0;
+        let n = h * w;
+        let mut data = vec![0f32; c * n];
+        if c == 1 {
+            for (o, &p) in data.iter_mut().zip(self.data) {
+                *o = f32::from(p) / 255.0;
+            }
+        } else {
+            for (i, px) in self.data.chunks_exact(c).enumerate().take(n) {
+                for (ch, &p) in px.iter().enumerate() {
+                    data[ch * n + i] = f32::from(p) / 255.0;
                 }
             }
         }

@@ -68,7 +68,18 @@ pub fn adjust_hue(img: &mut ImageF32, shift: f32) {
     for i in 0..n {
         let (r, g, b) = (img.data[i], img.data[n + i], img.data[2 * n + i]);
         let (h, s, v) = rgb_to_hsv(r, g, b);
-        let h = (h + shift).rem_euclid(1.0);
+        // One conditional wrap equals rem_euclid(1.0) exactly on [−1, 2) (always the case for
+        // shift ∈ [−0.5, 0.5]) and avoids a libm fmod per pixel.
+        let h = h + shift;
+        let h = if (0.0..1.0).contains(&h) {
+            h
+        } else if (-1.0..0.0).contains(&h) {
+            h + 1.0
+        } else if (1.0..2.0).contains(&h) {
+            h - 1.0
+        } else {
+            h.rem_euclid(1.0)
+        };
         let (r, g, b) = hsv_to_rgb(h, s, v);
         img.data[i] = r;
         img.data[n + i] = g;
@@ -94,14 +105,18 @@ pub fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
     } else {
         4.0 + gc - rc
     };
-    let h = (h / 6.0 + 1.0).rem_euclid(1.0);
+    // h/6 + 1 lies in [5/6, 11/6): wrapping by one subtraction equals rem_euclid(1.0) exactly,
+    // without a libm fmod call per pixel.
+    let t = h / 6.0 + 1.0;
+    let h = if t >= 1.0 { t - 1.0 } else { t };
     (if eqc { 0.0 } else { h }, s, maxc)
 }
 
 /// HSV → RGB (torchvision's `_hsv_to_rgb`).
 pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
     let h6 = h * 6.0;
-    let i = h6.floor();
+    // h ≥ 0 here, so truncation is floor (no libm call).
+    let i = if h6 >= 0.0 { h6.trunc() } else { h6.floor() };
     let f = h6 - i;
     let i = (i as i32).rem_euclid(6);
     let p = (v * (1.0 - s)).clamp(0.0, 1.0);
