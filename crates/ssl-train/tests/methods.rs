@@ -1,48 +1,13 @@
 //! Every method's CPU recipe trains on a small slice with a falling, finite loss; resume
 //! continues exactly; NaN, bad settings and GPU recipes are handled.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
+
+mod common;
 
 use ssl_data::Dataset as _;
 use ssl_train::config::{Config, Source, RECIPES};
 use ssl_train::train::{train, RunOptions};
-
-fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
-    let mut out = vec![0u8, 0, 8, dims.len() as u8];
-    for d in dims {
-        out.extend_from_slice(&d.to_be_bytes());
-    }
-    out.extend_from_slice(data);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&out).unwrap();
-    std::fs::write(path, gz.finish().unwrap()).unwrap();
-}
-
-/// Fashion-MNIST-shaped toy: class c is a bright bar at rows 2c+4..2c+6 on a noisy background.
-fn toy_dataset(dir: &Path, n: usize) {
-    let make = |n: usize, salt: usize| {
-        let mut px = vec![0u8; n * 784];
-        let mut labels = vec![0u8; n];
-        for i in 0..n {
-            let c = (i * 7 + salt) % 10;
-            labels[i] = c as u8;
-            for y in 0..28 {
-                for x in 0..28 {
-                    let noise = ((i * 131 + y * 29 + x * 17 + salt) % 37) as u8;
-                    px[i * 784 + y * 28 + x] = noise.saturating_add(if y / 2 == c + 2 { 200 } else { 0 });
-                }
-            }
-        }
-        (px, labels)
-    };
-    let (p, l) = make(n, 0);
-    write_idx(&dir.join("train-images-idx3-ubyte.gz"), &[n as u32, 28, 28], &p);
-    write_idx(&dir.join("train-labels-idx1-ubyte.gz"), &[n as u32], &l);
-    let (p, l) = make(20, 3);
-    write_idx(&dir.join("t10k-images-idx3-ubyte.gz"), &[20, 28, 28], &p);
-    write_idx(&dir.join("t10k-labels-idx1-ubyte.gz"), &[20], &l);
-}
 
 /// A recipe shrunk to a few steps on the toy data: width 4, 64 images, batch 16, 6 epochs.
 fn small(recipe: &str, data: &Path, extra: &[&str]) -> Config {
@@ -74,7 +39,7 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    toy_dataset(&data, 64);
+    common::toy_dataset(&data, 64, 20);
     (t, data)
 }
 
