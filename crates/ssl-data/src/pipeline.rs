@@ -24,6 +24,7 @@
 
 use rand::Rng;
 
+use crate::augment::blur::check_p;
 use crate::augment::{
     check_normalization, grayscale, hflip, normalize, resized_crop, rot90, sobel, ColorJitter, RandomErasing, RandomGaussianBlur,
     RandomResizedCrop, RandomSolarize,
@@ -156,14 +157,6 @@ fn erase_ratio() -> (f64, f64) {
 pub struct Pipeline {
     /// The ops.
     pub ops: Vec<Op>,
-}
-
-fn check_p(name: &'static str, p: f64) -> Result<(), DataError> {
-    if (0.0..=1.0).contains(&p) {
-        Ok(())
-    } else {
-        Err(DataError::param(name, format!("{p}: expected a probability in [0, 1]")))
-    }
 }
 
 impl Pipeline {

@@ -330,16 +330,7 @@ fn npy(descr: &str, fortran: bool, shape: &[usize], data: &[u8], version: u8) ->
         header.push(' ');
     }
     header.push('\n');
-    let mut out = b"\x93NUMPY".to_vec();
-    out.extend([version, 0]);
-    if version == 1 {
-        out.extend((header.len() as u16).to_le_bytes());
-    } else {
-        out.extend((header.len() as u32).to_le_bytes());
-    }
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
+    npy_raw(&header, version, data)
 }
 
 #[test]

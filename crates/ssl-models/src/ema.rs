@@ -46,8 +46,3 @@ pub fn ema_update(target: &mut VarStore, online: &VarStore, tau: f64) -> Result<
         Ok(())
     })
 }
-
-/// Freezes every variable of `vs` (a momentum encoder is never trained by gradients).
-pub fn freeze(vs: &mut VarStore) {
-    vs.freeze();
-}
