@@ -1,10 +1,12 @@
-//! SimCLR views per second: B images × 2 views through `make_batch`, on one thread and on all
-//! threads, at 32 px (CIFAR-size sources) and 224 px (from 256 × 256 sources). The torchvision
-//! twin is `scripts/bench_views.py`, which runs this bench too and prints views/s per core.
+//! SimCLR views per second: B images × 2 views through `make_batch_reusing` (each batch drawn
+//! into the previous one's buffer, as the loader does when the trainer hands batches back), on
+//! one thread and on all threads, at 32 px (CIFAR-size sources) and 224 px (from 256 × 256
+//! sources). The torchvision twin is `scripts/bench_views.py`, which runs this bench too and
+//! prints views/s per core.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ssl_data::pipeline::simclr;
-use ssl_data::{make_batch, InMemoryDataset, Shape};
+use ssl_data::{make_batch_reusing, InMemoryDataset, Shape};
 
 fn dataset(n: usize, side: usize) -> InMemoryDataset {
     let shape = Shape { channels: 3, height: side, width: side };
@@ -24,10 +26,12 @@ fn bench(c: &mut Criterion) {
         for t in [1, threads] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
             let mut epoch = 0u64;
+            let mut spare = Vec::new();
             group.bench_function(BenchmarkId::new(format!("{out}px"), format!("threads{t}")), |b| {
                 b.iter(|| {
                     epoch += 1;
-                    pool.install(|| make_batch(&ds, &view, &idx, 2, 0, epoch))
+                    let batch = pool.install(|| make_batch_reusing(&ds, &view, &idx, 2, 0, epoch, std::mem::take(&mut spare)));
+                    spare = batch.data;
                 })
             });
         }

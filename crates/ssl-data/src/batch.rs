@@ -2,7 +2,7 @@
 //! parallel with per-(seed, epoch, index, view) RNGs, and a loader that prefetches batches on a
 //! background thread with bounded memory.
 
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -51,11 +51,30 @@ pub fn make_batch(
     seed: u64,
     epoch: u64,
 ) -> MultiViewBatch {
+    make_batch_reusing(dataset, transform, indices, views, seed, epoch, Vec::new())
+}
+
+/// [`make_batch`] into the allocation of `buffer` (the data of a batch the consumer is done
+/// with): a steady stream of batches then writes into memory it already has instead of
+/// faulting in fresh pages for every batch. The batch is the one [`make_batch`] gives.
+pub fn make_batch_reusing(
+    dataset: &dyn Dataset,
+    transform: &dyn ViewTransform,
+    indices: &[usize],
+    views: usize,
+    seed: u64,
+    epoch: u64,
+    buffer: Vec<f32>,
+) -> MultiViewBatch {
     let shape = transform.output_shape(dataset.shape());
     let per = shape.len();
     let b = indices.len();
-    let mut data = vec![0f32; views * b * per];
-    data.par_chunks_mut(per).enumerate().for_each(|(slot, out)| {
+    let mut data = buffer;
+    if data.len() != views * b * per {
+        // Every value is overwritten below; only a buffer of another size is re-made.
+        data = vec![0f32; views * b * per];
+    }
+    data.par_chunks_mut(per.max(1)).enumerate().for_each(|(slot, out)| {
         let (v, i) = (slot / b, slot % b);
         let index = indices[i];
         let mut rng = view_rng(seed, epoch, index as u64, v as u64);
@@ -142,24 +161,35 @@ impl Loader {
     pub fn epoch_from(&self, epoch: u64, start: usize) -> EpochIter {
         let order = self.order(epoch);
         let (tx, rx) = sync_channel(self.config.prefetch.max(1));
+        let (spare_tx, spare_rx) = sync_channel::<Vec<f32>>(self.config.prefetch.max(1) + 1);
         let (dataset, transform, cfg) = (self.dataset.clone(), self.transform.clone(), self.config.clone());
         let batches = self.batches_per_epoch();
         let worker = std::thread::spawn(move || {
             for chunk in order.chunks(cfg.batch_size).take(batches).skip(start) {
-                let batch = make_batch(dataset.as_ref(), transform.as_ref(), chunk, cfg.views, cfg.seed, epoch);
+                let spare = spare_rx.try_recv().unwrap_or_default();
+                let batch = make_batch_reusing(dataset.as_ref(), transform.as_ref(), chunk, cfg.views, cfg.seed, epoch, spare);
                 if tx.send(Ok(batch)).is_err() {
                     return; // consumer went away
                 }
             }
         });
-        EpochIter { rx, worker: Some(worker) }
+        EpochIter { rx, spare_tx, worker: Some(worker) }
     }
 }
 
 /// The batches of one epoch; dropping it stops the background thread after its current batch.
 pub struct EpochIter {
     rx: Receiver<Result<MultiViewBatch, DataError>>,
+    spare_tx: SyncSender<Vec<f32>>,
     worker: Option<JoinHandle<()>>,
+}
+
+impl EpochIter {
+    /// Hands the data of a batch the caller is done with back to the loader, which draws a
+    /// later batch into it (optional; at most `prefetch + 1` buffers are kept, others dropped).
+    pub fn recycle(&self, data: Vec<f32>) {
+        let _ = self.spare_tx.try_send(data);
+    }
 }
 
 impl Iterator for EpochIter {

@@ -35,21 +35,31 @@ pub struct ImageRef<'a> {
 impl ImageRef<'_> {
     /// Converts to a planar `f32` image with values in `[0, 1]` (`x / 255`).
     pub fn to_f32(&self) -> ImageF32 {
+        let mut out = ImageF32 { shape: self.shape, data: Vec::new() };
+        self.to_f32_into(&mut out);
+        out
+    }
+
+    /// [`ImageRef::to_f32`] into `out`, reusing its buffer.
+    pub fn to_f32_into(&self, out: &mut ImageF32) {
         let Shape { channels: c, height: h, width: w } = self.shape;
         let n = h * w;
-        let mut data = vec![0f32; c * n];
-        if c == 1 {
-            for (o, &p) in data.iter_mut().zip(self.data) {
-                *o = f32::from(p) / 255.0;
+        out.shape = self.shape;
+        out.data.clear();
+        out.data.resize(c * n, 0.0);
+        if c == 3 {
+            let (r, rest) = out.data.split_at_mut(n);
+            let (g, b) = rest.split_at_mut(n);
+            for (((px, r), g), b) in self.data.chunks_exact(3).zip(r).zip(g).zip(b) {
+                (*r, *g, *b) = (f32::from(px[0]) / 255.0, f32::from(px[1]) / 255.0, f32::from(px[2]) / 255.0);
             }
-        } else {
+        } else if c > 0 {
             for (i, px) in self.data.chunks_exact(c).enumerate().take(n) {
                 for (ch, &p) in px.iter().enumerate() {
-                    data[ch * n + i] = f32::from(p) / 255.0;
+                    out.data[ch * n + i] = f32::from(p) / 255.0;
                 }
             }
         }
-        ImageF32 { shape: self.shape, data }
     }
 }
 

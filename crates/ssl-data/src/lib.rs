@@ -54,7 +54,7 @@ pub mod stl10;
 pub mod toy;
 pub mod view;
 
-pub use batch::{make_batch, Loader, LoaderConfig, MultiViewBatch};
+pub use batch::{make_batch, make_batch_reusing, EpochIter, Loader, LoaderConfig, MultiViewBatch};
 pub use dataset::{Dataset, InMemoryDataset, Split};
 pub use error::DataError;
 pub use image::{ImageF32, ImageRef, Shape};

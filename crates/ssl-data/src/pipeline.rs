@@ -22,11 +22,14 @@
 //!
 //! Recipes ([`simclr`], [`byol`], [`mmcr`]) return the pipelines the papers use.
 
+use std::cell::RefCell;
+
 use rand::Rng;
 
 use crate::augment::blur::check_p;
+use crate::augment::crop::resized_crop_u8_into;
 use crate::augment::{
-    check_normalization, grayscale, hflip, normalize, resized_crop, rot90, sobel, ColorJitter, RandomErasing, RandomGaussianBlur,
+    check_normalization, grayscale, hflip, normalize, normalize_into, resized_crop, rot90, sobel, ColorJitter, RandomErasing, RandomGaussianBlur,
     RandomResizedCrop, RandomSolarize,
 };
 use crate::colorspace::ColorSpace;
@@ -201,51 +204,82 @@ impl Pipeline {
 
     /// Runs the ops on one image.
     pub fn run(&self, img: ImageRef<'_>, rng: &mut impl Rng) -> ImageF32 {
-        let mut x = img.to_f32();
-        for op in &self.ops {
-            match op {
-                Op::RandomResizedCrop { size, scale, ratio } => {
-                    let t = RandomResizedCrop { size: *size, scale: *scale, ratio: *ratio };
-                    let bx = t.sample(x.shape.height, x.shape.width, rng);
-                    x = resized_crop(&x, bx, *size, *size);
-                }
-                Op::HorizontalFlip { p } => {
-                    if rng.random::<f64>() < *p {
-                        hflip(&mut x);
-                    }
-                }
-                Op::ColorJitter { brightness, contrast, saturation, hue, p } => {
-                    if rng.random::<f64>() < *p {
-                        ColorJitter { brightness: *brightness, contrast: *contrast, saturation: *saturation, hue: *hue }.apply(&mut x, rng);
-                    }
-                }
-                Op::Grayscale { p } => {
-                    if rng.random::<f64>() < *p {
-                        grayscale(&mut x);
-                    }
-                }
-                Op::GaussianBlur { kernel_size, sigma, p } => RandomGaussianBlur { kernel_size: *kernel_size, sigma: *sigma, p: *p }.apply(&mut x, rng),
-                Op::Solarize { threshold, p } => RandomSolarize { threshold: *threshold, p: *p }.apply(&mut x, rng),
-                Op::Erase { p, scale, ratio, value } => RandomErasing { p: *p, scale: *scale, ratio: *ratio, value: *value }.apply(&mut x, rng),
-                Op::Rot90 => x = rot90(&x, rng.random_range(0..4)),
-                Op::Sobel => x = sobel(&x),
-                Op::ColorSpace { space, keep } => {
-                    if let Ok(mut y) = space.from_rgb(&x) {
-                        if !keep.is_empty() {
-                            for c in 0..3 {
-                                if !keep.contains(&c) {
-                                    y.channel_mut(c).fill(0.0);
-                                }
-                            }
-                        }
-                        x = y;
-                    }
-                }
-                Op::Normalize { mean, std } => normalize(&mut x, mean, std),
-            }
-        }
+        let mut x = ImageF32 { shape: img.shape, data: Vec::new() };
+        run_ops(&self.ops, img, rng, &mut x, &mut Vec::new());
         x
     }
+}
+
+/// Runs `ops` on `img` into `x` (its buffer reused), `tmp` as scratch. A leading crop resizes
+/// straight from the `u8` source and takes a flip that follows it along (the same draws, in the
+/// same order, as running the ops one by one).
+fn run_ops(ops: &[Op], img: ImageRef<'_>, rng: &mut impl Rng, x: &mut ImageF32, tmp: &mut Vec<f32>) {
+    let rest = if let Some(Op::RandomResizedCrop { size, scale, ratio }) = ops.first() {
+        let bx = RandomResizedCrop { size: *size, scale: *scale, ratio: *ratio }.sample(img.shape.height, img.shape.width, rng);
+        let (mirror, rest) = match &ops[1..] {
+            [Op::HorizontalFlip { p }, rest @ ..] => (rng.random::<f64>() < *p, rest),
+            rest => (false, rest),
+        };
+        x.shape = Shape { channels: img.shape.channels, height: *size, width: *size };
+        resized_crop_u8_into(img, bx, mirror, x, tmp);
+        rest
+    } else {
+        img.to_f32_into(x);
+        ops
+    };
+    for op in rest {
+        match op {
+            Op::RandomResizedCrop { size, scale, ratio } => {
+                let t = RandomResizedCrop { size: *size, scale: *scale, ratio: *ratio };
+                let bx = t.sample(x.shape.height, x.shape.width, rng);
+                *x = resized_crop(x, bx, *size, *size);
+            }
+            Op::HorizontalFlip { p } => {
+                if rng.random::<f64>() < *p {
+                    hflip(x);
+                }
+            }
+            Op::ColorJitter { brightness, contrast, saturation, hue, p } => {
+                if rng.random::<f64>() < *p {
+                    ColorJitter { brightness: *brightness, contrast: *contrast, saturation: *saturation, hue: *hue }.apply(x, rng);
+                }
+            }
+            Op::Grayscale { p } => {
+                if rng.random::<f64>() < *p {
+                    grayscale(x);
+                }
+            }
+            Op::GaussianBlur { kernel_size, sigma, p } => RandomGaussianBlur { kernel_size: *kernel_size, sigma: *sigma, p: *p }.apply(x, rng),
+            Op::Solarize { threshold, p } => RandomSolarize { threshold: *threshold, p: *p }.apply(x, rng),
+            Op::Erase { p, scale, ratio, value } => RandomErasing { p: *p, scale: *scale, ratio: *ratio, value: *value }.apply(x, rng),
+            Op::Rot90 => *x = rot90(x, rng.random_range(0..4)),
+            Op::Sobel => *x = sobel(x),
+            Op::ColorSpace { space, keep } => {
+                if let Ok(mut y) = space.from_rgb(x) {
+                    if !keep.is_empty() {
+                        for c in 0..3 {
+                            if !keep.contains(&c) {
+                                y.channel_mut(c).fill(0.0);
+                            }
+                        }
+                    }
+                    *x = y;
+                }
+            }
+            Op::Normalize { mean, std } => normalize(x, mean, std),
+        }
+    }
+}
+
+/// Per-thread buffers that [`Pipeline`]'s views reuse: the working image and the resize rows.
+struct Scratch {
+    x: ImageF32,
+    tmp: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> =
+        const { RefCell::new(Scratch { x: ImageF32 { shape: Shape { channels: 0, height: 0, width: 0 }, data: Vec::new() }, tmp: Vec::new() }) };
 }
 
 fn op_name(op: &Op) -> &'static str {
@@ -270,8 +304,28 @@ impl ViewTransform for Pipeline {
     }
 
     fn apply(&self, img: ImageRef<'_>, rng: &mut ViewRng, out: &mut [f32]) {
-        let v = self.run(img, rng);
-        out.copy_from_slice(&v.data);
+        // A closing `normalize` writes straight into `out`.
+        let (body, last) = match self.ops.split_last() {
+            Some((Op::Normalize { mean, std }, body)) => (body, Some((mean, std))),
+            _ => (&self.ops[..], None),
+        };
+        let finish = |x: &ImageF32, out: &mut [f32]| match last {
+            Some((mean, std)) => normalize_into(x, mean, std, out),
+            None => out.copy_from_slice(&x.data),
+        };
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => {
+                let Scratch { x, tmp } = &mut *s;
+                run_ops(body, img, rng, x, tmp);
+                finish(x, out);
+            }
+            // Only if a view is drawn from inside another on the same thread.
+            Err(_) => {
+                let mut x = ImageF32 { shape: img.shape, data: Vec::new() };
+                run_ops(body, img, rng, &mut x, &mut Vec::new());
+                finish(&x, out);
+            }
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use crate::augment::{grayscale, hflip, resized_crop, ColorJitter, RandomResizedCrop};
+use crate::augment::{grayscale, resized_crop_u8, ColorJitter, RandomResizedCrop};
 use crate::error::DataError;
 use crate::image::{ImageRef, Shape};
 use crate::rng::ViewRng;
@@ -127,12 +127,9 @@ impl ViewTransform for SimclrView {
     }
 
     fn apply(&self, img: ImageRef<'_>, rng: &mut ViewRng, out: &mut [f32]) {
-        let full = img.to_f32();
         let bx = self.crop.sample(img.shape.height, img.shape.width, rng);
-        let mut v = resized_crop(&full, bx, self.crop.size, self.crop.size);
-        if rng.random_bool(self.flip_p) {
-            hflip(&mut v);
-        }
+        let mirror = rng.random_bool(self.flip_p);
+        let mut v = resized_crop_u8(img, bx, self.crop.size, self.crop.size, mirror);
         if rng.random_bool(self.jitter_p) {
             self.jitter.apply(&mut v, rng);
         }

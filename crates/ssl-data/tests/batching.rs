@@ -78,3 +78,32 @@ fn dropping_an_epoch_early_stops_the_worker() {
     assert!(it.next().is_some());
     drop(it); // must not hang
 }
+
+#[test]
+fn recycled_buffers_give_the_same_batches() {
+    // The loader draws later batches into buffers handed back (dirty, and one of the wrong
+    // size when the last batch is short); every batch equals a fresh make_batch.
+    let ds = Arc::new(toy(30));
+    let view = Arc::new(ssl_data::pipeline::simclr(20, 0.5, false, vec![0.3], vec![0.3]));
+    let cfg = LoaderConfig { batch_size: 8, views: 3, seed: 9, drop_last: false, prefetch: 1, ..Default::default() };
+    let loader = Loader::new(ds.clone(), view.clone(), cfg.clone()).unwrap();
+    for epoch in 0..2 {
+        let order = loader.order(epoch);
+        let mut batches = loader.epoch(epoch);
+        let mut n = 0;
+        while let Some(b) = batches.next() {
+            let b = b.unwrap();
+            let want = make_batch(ds.as_ref(), view.as_ref(), &order[n * 8..(n * 8 + 8).min(30)], 3, 9, epoch);
+            assert_eq!(b, want, "epoch {epoch} batch {n}");
+            let mut dirty = b.data;
+            dirty.iter_mut().for_each(|v| *v = f32::NAN);
+            batches.recycle(dirty);
+            n += 1;
+        }
+        assert_eq!(n, 4);
+    }
+    // make_batch_reusing itself, on a dirty buffer of the right size.
+    let fresh = make_batch(ds.as_ref(), view.as_ref(), &[3, 1, 4], 2, 0, 7);
+    let reused = ssl_data::make_batch_reusing(ds.as_ref(), view.as_ref(), &[3, 1, 4], 2, 0, 7, vec![f32::NAN; fresh.data.len()]);
+    assert_eq!(fresh, reused);
+}

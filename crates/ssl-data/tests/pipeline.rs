@@ -83,3 +83,73 @@ fn recipes_have_the_published_structure() {
     let half = both.data.len() / 2;
     assert_eq!(both.data[half..], only_b.data[half..]);
 }
+
+/// The ops of `pipeline` one by one through the public op functions (the crop from the whole
+/// image converted to f32, the flip as its own pass): the twin of the fused per-thread path.
+fn op_by_op(ops: &[Op], img: ssl_data::ImageRef<'_>, rng: &mut impl rand::Rng) -> ssl_data::ImageF32 {
+    use ssl_data::augment::*;
+    let mut x = img.to_f32();
+    for op in ops {
+        match op {
+            Op::RandomResizedCrop { size, scale, ratio } => {
+                let bx = RandomResizedCrop { size: *size, scale: *scale, ratio: *ratio }.sample(x.shape.height, x.shape.width, rng);
+                x = resized_crop(&x, bx, *size, *size);
+            }
+            Op::HorizontalFlip { p } => {
+                if rng.random::<f64>() < *p {
+                    hflip(&mut x)
+                }
+            }
+            Op::ColorJitter { brightness, contrast, saturation, hue, p } => {
+                if rng.random::<f64>() < *p {
+                    ColorJitter { brightness: *brightness, contrast: *contrast, saturation: *saturation, hue: *hue }.apply(&mut x, rng)
+                }
+            }
+            Op::Grayscale { p } => {
+                if rng.random::<f64>() < *p {
+                    grayscale(&mut x)
+                }
+            }
+            Op::GaussianBlur { kernel_size, sigma, p } => RandomGaussianBlur { kernel_size: *kernel_size, sigma: *sigma, p: *p }.apply(&mut x, rng),
+            Op::Solarize { threshold, p } => RandomSolarize { threshold: *threshold, p: *p }.apply(&mut x, rng),
+            Op::Normalize { mean, std } => normalize(&mut x, mean, std),
+            other => panic!("not used here: {other:?}"),
+        }
+    }
+    x
+}
+
+#[test]
+fn fused_views_equal_the_ops_run_one_by_one() {
+    // Sources of several sizes (so the per-thread buffers change shape between views), crops
+    // that both shrink and enlarge, every SimCLR / BYOL op, with and without a closing normalize.
+    let sources: Vec<InMemoryDataset> = [(3, 40, 36), (3, 9, 13), (1, 30, 30)]
+        .iter()
+        .map(|&(c, h, w)| {
+            let shape = Shape { channels: c, height: h, width: w };
+            InMemoryDataset::new(shape, (0..shape.len()).map(|i| (i.wrapping_mul(2654435761) >> 7) as u8).collect(), None).unwrap()
+        })
+        .collect();
+    let [b0, b1] = byol(16, true, vec![0.5], vec![0.25]);
+    let mut no_norm = simclr(24, 1.0, false, vec![0.5], vec![0.25]);
+    no_norm.ops.pop();
+    let pipelines = [simclr(16, 1.0, false, vec![0.5], vec![0.25]), simclr(24, 0.5, true, vec![0.4], vec![0.3]), b0, b1, no_norm];
+    let mut worst = 0f32;
+    for seed in 0..40u64 {
+        for (pi, p) in pipelines.iter().enumerate() {
+            for ds in &sources {
+                use ssl_data::Dataset;
+                let img = ds.image(0);
+                let shape = p.output_shape(img.shape);
+                let mut out = vec![f32::NAN; shape.len()];
+                p.apply(img, &mut ssl_data::rng::view_rng(seed, 0, pi as u64, 0), &mut out);
+                let want = op_by_op(&p.ops, img, &mut ssl_data::rng::view_rng(seed, 0, pi as u64, 0));
+                assert_eq!(want.shape, shape);
+                let d = out.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                assert!(d <= 2e-5, "pipeline {pi}, seed {seed}, source {:?}: max diff {d}", img.shape);
+                worst = worst.max(d);
+            }
+        }
+    }
+    println!("worst |fused − op by op| = {worst:.2e}");
+}

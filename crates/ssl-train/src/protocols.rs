@@ -177,10 +177,12 @@ fn supervised(
     let peak = scaled_lr(0.1, batch);
     let (mut step, mut last) = (0usize, f64::NAN);
     for epoch in 0..epochs {
-        for b in loader.epoch(epoch as u64) {
-            let b = b?;
+        let mut batches = loader.epoch(epoch as u64);
+        while let Some(b) = batches.next() {
+            let mut b = b?;
             let [_, n, c, h, w] = b.dims().map(|v| v as i64);
             let x = Tensor::from_slice(&b.data).view([n, c, h, w]).to_device(device);
+            batches.recycle(std::mem::take(&mut b.data));
             let logits = step_logits(&x, train_mode);
             let loss = match teacher {
                 Some(t) => {

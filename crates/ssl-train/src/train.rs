@@ -304,11 +304,14 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
         let (mut loss_sum, mut loss_n) = (0.0, 0usize);
         let mut window = (Instant::now(), 0usize);
         let skip = step - epoch * steps_per_epoch;
-        for batch in loader.epoch_from(epoch as u64, skip) {
-            let batch = batch?;
+        let mut batches = loader.epoch_from(epoch as u64, skip);
+        while let Some(batch) = batches.next() {
+            let mut batch = batch?;
             let lr = lr_at(step, total, warmup, peak_lr);
             let [k, b, c, h, w] = batch.dims().map(|v| v as i64);
             let x = Tensor::from_slice(&batch.data).view([k * b, c, h, w]).to_device(device);
+            // The tensor owns a copy: the loader draws a later batch into this buffer.
+            batches.recycle(std::mem::take(&mut batch.data));
             let (out, feats) = tch::autocast(scaler.enabled, || method.loss(&net, target.as_ref(), &x, k, b))?;
             opt.zero_grad();
             scaler.scale_loss(&out.loss).backward();

@@ -19,31 +19,78 @@ pub const GRAY_WEIGHTS: [f32; 3] = [0.2989, 0.587, 0.114];
 pub fn grayscale_plane(img: &ImageF32) -> Vec<f32> {
     if img.shape.channels == 3 {
         let (r, g, b) = (img.channel(0), img.channel(1), img.channel(2));
-        r.iter()
-            .zip(g)
-            .zip(b)
-            .map(|((&r, &g), &b)| GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b)
-            .collect()
+        r.iter().zip(g).zip(b).map(|((&r, &g), &b)| luma(r, g, b)).collect()
     } else {
         img.channel(0).to_vec()
     }
 }
 
+/// torchvision's luma of one pixel.
+#[inline(always)]
+fn luma(r: f32, g: f32, b: f32) -> f32 {
+    GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b
+}
+
+/// The three planes of an RGB image, mutably.
+fn rgb_planes_mut(img: &mut ImageF32) -> (&mut [f32], &mut [f32], &mut [f32]) {
+    let n = img.shape.height * img.shape.width;
+    let (r, rest) = img.data.split_at_mut(n);
+    let (g, b) = rest.split_at_mut(n);
+    (r, g, &mut b[..n])
+}
+
+// The per-pixel loops below are compiled for AVX2 as well as the baseline and picked at run
+// time (`multiversion`); Rust never contracts `a * b + c` into an FMA, so both give the same bits.
+
 /// `brightness`: `x ↦ clamp(f·x)`.
 pub fn adjust_brightness(img: &mut ImageF32, factor: f32) {
-    for v in &mut img.data {
-        *v = (*v * factor).clamp(0.0, 1.0);
+    scale_clamp(&mut img.data, factor, 0.0);
+}
+
+/// `x ↦ clamp(f·x + offset, 0, 1)` over a slice.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn scale_clamp(data: &mut [f32], factor: f32, offset: f32) {
+    for v in data {
+        *v = (*v * factor + offset).clamp(0.0, 1.0);
     }
+}
+
+/// Mean luma of an RGB image (or mean of a grey one), summed in f64 over eight lanes.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn mean_luma(img: &ImageF32) -> f32 {
+    let n = img.shape.height * img.shape.width;
+    if n == 0 {
+        return 0.0;
+    }
+    let mut lanes = [0f64; 8];
+    let mut add = |v: [f32; 8]| {
+        for (l, v) in lanes.iter_mut().zip(v) {
+            *l += f64::from(v);
+        }
+    };
+    if img.shape.channels == 3 {
+        let (r, g, b) = (img.channel(0), img.channel(1), img.channel(2));
+        let (rc, gc, bc) = (r.chunks_exact(8), g.chunks_exact(8), b.chunks_exact(8));
+        let (rt, gt, bt) = (rc.remainder(), gc.remainder(), bc.remainder());
+        for ((r, g), b) in rc.zip(gc).zip(bc) {
+            add(std::array::from_fn(|i| luma(r[i], g[i], b[i])));
+        }
+        add(std::array::from_fn(|i| if i < rt.len() { luma(rt[i], gt[i], bt[i]) } else { 0.0 }));
+    } else {
+        let c = img.channel(0).chunks_exact(8);
+        let t = c.remainder();
+        for x in c {
+            add(std::array::from_fn(|i| x[i]));
+        }
+        add(std::array::from_fn(|i| t.get(i).copied().unwrap_or(0.0)));
+    }
+    (lanes.iter().sum::<f64>() / n as f64) as f32
 }
 
 /// `contrast`: blend with the mean of the image's grayscale, `x ↦ clamp(f·x + (1−f)·mean)`.
 pub fn adjust_contrast(img: &mut ImageF32, factor: f32) {
-    let gray = grayscale_plane(img);
-    let mean = (gray.iter().map(|&v| f64::from(v)).sum::<f64>() / gray.len().max(1) as f64) as f32;
-    let offset = (1.0 - factor) * mean;
-    for v in &mut img.data {
-        *v = (*v * factor + offset).clamp(0.0, 1.0);
-    }
+    let mean = mean_luma(img);
+    scale_clamp(&mut img.data, factor, (1.0 - factor) * mean);
 }
 
 /// `saturation`: blend each pixel with its grayscale, `x ↦ clamp(f·x + (1−f)·gray)`.
@@ -51,43 +98,55 @@ pub fn adjust_saturation(img: &mut ImageF32, factor: f32) {
     if img.shape.channels != 3 {
         return;
     }
-    let gray = grayscale_plane(img);
-    for c in 0..3 {
-        for (v, &g) in img.channel_mut(c).iter_mut().zip(&gray) {
-            *v = (*v * factor + (1.0 - factor) * g).clamp(0.0, 1.0);
-        }
+    let (r, g, b) = rgb_planes_mut(img);
+    blend_with_luma(r, g, b, factor);
+}
+
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn blend_with_luma(r: &mut [f32], g: &mut [f32], b: &mut [f32], factor: f32) {
+    let keep = 1.0 - factor;
+    for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+        let y = luma(*r, *g, *b);
+        *r = (*r * factor + keep * y).clamp(0.0, 1.0);
+        *g = (*g * factor + keep * y).clamp(0.0, 1.0);
+        *b = (*b * factor + keep * y).clamp(0.0, 1.0);
     }
 }
 
-/// `hue`: rotates the hue of every pixel by `shift` turns (`shift ∈ [−0.5, 0.5]`) in HSV.
+/// `hue`: rotates the hue of every pixel by `shift` turns in HSV (`(h + shift) mod 1`).
 pub fn adjust_hue(img: &mut ImageF32, shift: f32) {
     if img.shape.channels != 3 || shift == 0.0 {
         return;
     }
-    let n = img.shape.height * img.shape.width;
-    for i in 0..n {
-        let (r, g, b) = (img.data[i], img.data[n + i], img.data[2 * n + i]);
-        let (h, s, v) = rgb_to_hsv(r, g, b);
-        // One conditional wrap equals rem_euclid(1.0) exactly on [−1, 2) (always the case for
-        // shift ∈ [−0.5, 0.5]) and avoids a libm fmod per pixel.
+    let (r, g, b) = rgb_planes_mut(img);
+    if (-1.0..=1.0).contains(&shift) {
+        rotate_hue(r, g, b, shift);
+    } else {
+        for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+            let (h, s, v) = rgb_to_hsv(*r, *g, *b);
+            (*r, *g, *b) = hsv_to_rgb((h + shift).rem_euclid(1.0), s, v);
+        }
+    }
+}
+
+/// The hue rotation for `|shift| ≤ 1`, branch-free so that it vectorises: `h + shift` lies in
+/// `[−1, 2)`, where one conditional ±1 equals `rem_euclid(1.0)` exactly.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn rotate_hue(r: &mut [f32], g: &mut [f32], b: &mut [f32], shift: f32) {
+    for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+        let (h, s, v) = rgb_to_hsv(*r, *g, *b);
         let h = h + shift;
-        let h = if (0.0..1.0).contains(&h) {
-            h
-        } else if (-1.0..0.0).contains(&h) {
-            h + 1.0
-        } else if (1.0..2.0).contains(&h) {
-            h - 1.0
-        } else {
-            h.rem_euclid(1.0)
-        };
-        let (r, g, b) = hsv_to_rgb(h, s, v);
-        img.data[i] = r;
-        img.data[n + i] = g;
-        img.data[2 * n + i] = b;
+        let h = if h < 0.0 { h + 1.0 } else if h >= 1.0 { h - 1.0 } else { h };
+        // h ∈ [0, 1): truncation is floor; h·6 may round up to 6, which is sector 0.
+        let h6 = h * 6.0;
+        let i = h6 as i32;
+        let f = h6 - i as f32;
+        (*r, *g, *b) = hsv_sector(if i >= 6 { i - 6 } else { i }, f, s, v);
     }
 }
 
 /// RGB → HSV with H in `[0, 1)` (torchvision's `_rgb_to_hsv`).
+#[inline(always)]
 pub fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
     let maxc = r.max(g).max(b);
     let minc = r.min(g).min(b);
@@ -112,24 +171,25 @@ pub fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
     (if eqc { 0.0 } else { h }, s, maxc)
 }
 
-/// HSV → RGB (torchvision's `_hsv_to_rgb`).
+/// HSV → RGB (torchvision's `_hsv_to_rgb`): sector `floor(6h) mod 6`, fraction `6h − floor(6h)`.
+#[inline(always)]
 pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
     let h6 = h * 6.0;
-    // h ≥ 0 here, so truncation is floor (no libm call).
-    let i = if h6 >= 0.0 { h6.trunc() } else { h6.floor() };
-    let f = h6 - i;
-    let i = (i as i32).rem_euclid(6);
+    let i = h6.floor();
+    hsv_sector((i as i32).rem_euclid(6), h6 - i, s, v)
+}
+
+/// torchvision's six-way selection of (v, q, p, p, t, v) / (t, v, v, q, p, p) /
+/// (p, p, t, v, v, q) by sector, as selects rather than a jump table.
+#[inline(always)]
+fn hsv_sector(i: i32, f: f32, s: f32, v: f32) -> (f32, f32, f32) {
     let p = (v * (1.0 - s)).clamp(0.0, 1.0);
     let q = (v * (1.0 - s * f)).clamp(0.0, 1.0);
     let t = (v * (1.0 - s * (1.0 - f))).clamp(0.0, 1.0);
-    match i {
-        0 => (v, t, p),
-        1 => (q, v, p),
-        2 => (p, v, t),
-        3 => (p, q, v),
-        4 => (t, p, v),
-        _ => (v, p, q),
-    }
+    let r = if i == 0 || i == 5 { v } else if i == 1 { q } else if i == 4 { t } else { p };
+    let g = if i == 1 || i == 2 { v } else if i == 0 { t } else if i == 3 { q } else { p };
+    let b = if i == 3 || i == 4 { v } else if i == 2 { t } else if i == 5 { q } else { p };
+    (r, g, b)
 }
 
 /// Converts to grayscale, keeping the number of channels (torchvision `RandomGrayscale`).
@@ -137,9 +197,15 @@ pub fn grayscale(img: &mut ImageF32) {
     if img.shape.channels != 3 {
         return;
     }
-    let gray = grayscale_plane(img);
-    for c in 0..3 {
-        img.channel_mut(c).copy_from_slice(&gray);
+    let (r, g, b) = rgb_planes_mut(img);
+    to_luma(r, g, b);
+}
+
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn to_luma(r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
+    for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+        let y = luma(*r, *g, *b);
+        (*r, *g, *b) = (y, y, y);
     }
 }
 

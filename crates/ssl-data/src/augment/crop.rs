@@ -7,7 +7,7 @@
 use rand::Rng;
 
 use crate::error::DataError;
-use crate::image::{ImageF32, Shape};
+use crate::image::{ImageF32, ImageRef, Shape};
 
 /// A crop rectangle in pixels of the source image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,18 +93,30 @@ fn uniform(rng: &mut impl Rng, lo: f64, hi: f64) -> f64 {
 struct Taps {
     /// First input index of each output pixel.
     start: Vec<usize>,
-    /// Normalised weights of each output pixel, `support` apiece (zero-padded).
+    /// Number of taps of each output pixel (`start + count <= input`).
+    count: Vec<usize>,
+    /// Normalised weights of each output pixel, `support` apiece (zero-padded after `count`).
     weights: Vec<f32>,
-    /// Taps per output pixel.
+    /// Weight slots per output pixel.
     support: usize,
 }
 
-fn taps(input: usize, output: usize) -> Taps {
+impl Taps {
+    /// The input indices' start and the weights of output pixel `i`.
+    #[inline(always)]
+    fn of(&self, i: usize) -> (usize, &[f32]) {
+        (self.start[i], &self.weights[i * self.support..i * self.support + self.count[i]])
+    }
+}
+
+/// The taps of an `input → output` resize, every weight multiplied by `gain`.
+fn taps(input: usize, output: usize, gain: f64) -> Taps {
     let scale = input as f64 / output as f64;
     let filter_scale = scale.max(1.0);
     let radius = filter_scale; // bilinear filter support 1.0, widened when downscaling
     let support = (radius.ceil() as usize) * 2 + 1;
     let mut start = Vec::with_capacity(output);
+    let mut count = Vec::with_capacity(output);
     let mut weights = vec![0f32; output * support];
     for i in 0..output {
         let center = scale * (i as f64 + 0.5);
@@ -115,11 +127,12 @@ fn taps(input: usize, output: usize) -> Taps {
         let tri = |j: usize| (1.0 - (((j + xmin) as f64 - center + 0.5) / filter_scale).abs()).max(0.0);
         let total: f64 = (0..n).map(tri).sum();
         for (j, wj) in weights[i * support..i * support + n].iter_mut().enumerate() {
-            *wj = if total > 0.0 { (tri(j) / total) as f32 } else { 0.0 };
+            *wj = if total > 0.0 { (gain * tri(j) / total) as f32 } else { 0.0 };
         }
         start.push(xmin);
+        count.push(n);
     }
-    Taps { start, weights, support }
+    Taps { start, count, weights, support }
 }
 
 /// Crops `bx` out of `img` and resizes it to `out_h × out_w` with antialiased bilinear
@@ -127,8 +140,8 @@ fn taps(input: usize, output: usize) -> Taps {
 pub fn resized_crop(img: &ImageF32, bx: CropBox, out_h: usize, out_w: usize) -> ImageF32 {
     let Shape { channels, height, width } = img.shape;
     debug_assert!(bx.top + bx.height <= height && bx.left + bx.width <= width);
-    let tx = taps(bx.width, out_w);
-    let ty = taps(bx.height, out_h);
+    let tx = taps(bx.width, out_w, 1.0);
+    let ty = taps(bx.height, out_h, 1.0);
     let mut out = ImageF32::zeros(Shape { channels, height: out_h, width: out_w });
     let mut tmp = vec![0f32; bx.height * out_w];
     for c in 0..channels {
@@ -137,35 +150,80 @@ pub fn resized_crop(img: &ImageF32, bx: CropBox, out_h: usize, out_w: usize) -> 
         for y in 0..bx.height {
             let row = &src[(bx.top + y) * width + bx.left..(bx.top + y) * width + bx.left + bx.width];
             for x in 0..out_w {
-                let s = tx.start[x];
-                let w = &tx.weights[x * tx.support..(x + 1) * tx.support];
-                let mut acc = 0f32;
-                for (k, &wk) in w.iter().enumerate() {
-                    if s + k < row.len() {
-                        acc += wk * row[s + k];
-                    }
-                }
-                tmp[y * out_w + x] = acc;
+                let (s, w) = tx.of(x);
+                tmp[y * out_w + x] = w.iter().zip(&row[s..s + w.len()]).map(|(&wk, &v)| wk * v).sum();
             }
         }
-        // Vertical pass.
-        let dst = out.channel_mut(c);
-        for y in 0..out_h {
-            let s = ty.start[y];
-            let w = &ty.weights[y * ty.support..(y + 1) * ty.support];
-            let drow = &mut dst[y * out_w..(y + 1) * out_w];
-            for (k, &wk) in w.iter().enumerate() {
-                if wk == 0.0 || s + k >= bx.height {
-                    continue;
+        vertical_pass(&tmp, out_w, &ty, out.channel_mut(c));
+    }
+    out
+}
+
+/// [`resized_crop`] straight from a decoded `u8` image (HWC), giving the planar `f32` view in
+/// `[0, 1]` that `resized_crop(&img.to_f32(), ..)` gives (to float rounding) without converting
+/// the whole source first; `mirror` also flips it left ↔ right (torchvision's
+/// `horizontal_flip` after the crop).
+pub fn resized_crop_u8(img: ImageRef<'_>, bx: CropBox, out_h: usize, out_w: usize, mirror: bool) -> ImageF32 {
+    let mut out = ImageF32 { shape: Shape { channels: img.shape.channels, height: out_h, width: out_w }, data: Vec::new() };
+    resized_crop_u8_into(img, bx, mirror, &mut out, &mut Vec::new());
+    out
+}
+
+/// [`resized_crop_u8`] into `out` (its shape gives the output size; its buffer is reused), with
+/// `tmp` as the scratch row buffer.
+pub(crate) fn resized_crop_u8_into(img: ImageRef<'_>, bx: CropBox, mirror: bool, out: &mut ImageF32, tmp: &mut Vec<f32>) {
+    let Shape { channels: c, height, width } = img.shape;
+    let (out_h, out_w) = (out.shape.height, out.shape.width);
+    debug_assert!(bx.top + bx.height <= height && bx.left + bx.width <= width && out.shape.channels == c);
+    // The 1/255 of the u8 → [0, 1] conversion rides on the horizontal weights.
+    let tx = taps(bx.width, out_w, 1.0 / 255.0);
+    let ty = taps(bx.height, out_h, 1.0);
+    tmp.clear();
+    tmp.resize(c * bx.height * out_w, 0.0);
+    let plane = bx.height * out_w;
+    for y in 0..bx.height {
+        let at = ((bx.top + y) * width + bx.left) * c;
+        let row = &img.data[at..at + bx.width * c];
+        for x in 0..out_w {
+            let (s, w) = tx.of(x);
+            let xo = if mirror { out_w - 1 - x } else { x };
+            if c == 3 {
+                let mut acc = [0f32; 3];
+                for (&wk, px) in w.iter().zip(row[3 * s..3 * (s + w.len())].chunks_exact(3)) {
+                    acc[0] += wk * f32::from(px[0]);
+                    acc[1] += wk * f32::from(px[1]);
+                    acc[2] += wk * f32::from(px[2]);
                 }
-                let srow = &tmp[(s + k) * out_w..(s + k + 1) * out_w];
-                for (d, &v) in drow.iter_mut().zip(srow) {
-                    *d += wk * v;
+                for (ch, a) in acc.into_iter().enumerate() {
+                    tmp[ch * plane + y * out_w + xo] = a;
+                }
+            } else {
+                for ch in 0..c {
+                    tmp[ch * plane + y * out_w + xo] = w.iter().enumerate().map(|(k, &wk)| wk * f32::from(row[(s + k) * c + ch])).sum();
                 }
             }
         }
     }
-    out
+    out.data.clear();
+    out.data.resize(c * out_h * out_w, 0.0);
+    for ch in 0..c {
+        vertical_pass(&tmp[ch * plane..(ch + 1) * plane], out_w, &ty, out.channel_mut(ch));
+    }
+}
+
+/// The vertical pass of a separable resize: output row `y` = Σ_k w_k · (input row `s_y + k`).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn vertical_pass(src: &[f32], width: usize, ty: &Taps, dst: &mut [f32]) {
+    for (y, drow) in dst.chunks_exact_mut(width).enumerate() {
+        let (s, w) = ty.of(y);
+        drow.fill(0.0);
+        for (k, &wk) in w.iter().enumerate() {
+            let srow = &src[(s + k) * width..(s + k + 1) * width];
+            for (d, &v) in drow.iter_mut().zip(srow) {
+                *d += wk * v;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -36,10 +36,10 @@ pub mod solarize;
 
 pub use blur::{check_blur, gaussian_blur, gaussian_kernel, RandomGaussianBlur};
 pub use color::{adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, grayscale, ColorJitter};
-pub use crop::{resized_crop, CropBox, RandomResizedCrop};
+pub use crop::{resized_crop, resized_crop_u8, CropBox, RandomResizedCrop};
 pub use erase::{erase, RandomErasing};
 pub use flip::hflip;
-pub use normalize::{check_normalization, normalize};
+pub use normalize::{check_normalization, normalize, normalize_into};
 pub use rotate::{random_rot90, rot90, RandomRotation90};
 pub use sobel::{sobel, sobel_grey};
 pub use solarize::{solarize, RandomSolarize};

@@ -21,8 +21,31 @@ pub fn check_normalization(mean: &[f32], std: &[f32], channels: usize) -> Result
 pub fn normalize(img: &mut ImageF32, mean: &[f32], std: &[f32]) {
     for c in 0..img.shape.channels {
         let (m, s) = if mean.len() == 1 { (mean[0], std[0]) } else { (mean[c], std[c]) };
-        for v in img.channel_mut(c) {
-            *v = (*v - m) / s;
-        }
+        sub_div_in_place(img.channel_mut(c), m, s);
+    }
+}
+
+/// Writes the normalised image into `out` (`img.data.len()` values), leaving `img` as it is.
+pub fn normalize_into(img: &ImageF32, mean: &[f32], std: &[f32], out: &mut [f32]) {
+    let n = img.shape.height * img.shape.width;
+    for (c, (src, dst)) in img.data.chunks_exact(n.max(1)).zip(out.chunks_exact_mut(n.max(1))).enumerate() {
+        let (m, s) = if mean.len() == 1 { (mean[0], std[0]) } else { (mean[c], std[c]) };
+        sub_div(src, m, s, dst);
+    }
+}
+
+/// `dst = (src − m) / s`, element-wise.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn sub_div(src: &[f32], m: f32, s: f32, dst: &mut [f32]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d = (v - m) / s;
+    }
+}
+
+/// `x = (x − m) / s`, element-wise.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn sub_div_in_place(x: &mut [f32], m: f32, s: f32) {
+    for v in x {
+        *v = (*v - m) / s;
     }
 }
