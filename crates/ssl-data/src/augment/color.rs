@@ -129,19 +129,38 @@ pub fn adjust_hue(img: &mut ImageF32, shift: f32) {
     }
 }
 
-/// The hue rotation for `|shift| ≤ 1`, branch-free so that it vectorises: `h + shift` lies in
-/// `[−1, 2)`, where one conditional ±1 equals `rem_euclid(1.0)` exactly.
+/// The hue rotation for `|shift| ≤ 1`, branch-free so that it vectorises. A hue rotation keeps
+/// each pixel's max `V` and chroma `C = max − min`, so it needs one reciprocal per pixel: the
+/// hue in sextants `H = 6h` from the usual piecewise formula, `H' = (H + 6·shift) mod 6`, and
+/// channel `n ∈ {5, 3, 1}` (R, G, B) `= V − C·clamp(min(k, 4 − k), 0, 1)`, `k = (n + H') mod 6`
+/// — the same function as torchvision's `_rgb_to_hsv` → shift → `_hsv_to_rgb`, to f32 rounding.
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 fn rotate_hue(r: &mut [f32], g: &mut [f32], b: &mut [f32], shift: f32) {
+    let turn = 6.0 * shift;
+    let channel = |n: f32, hue: f32, v: f32, c: f32| {
+        let k = n + hue;
+        let k = if k >= 6.0 { k - 6.0 } else { k };
+        v - c * k.min(4.0 - k).clamp(0.0, 1.0)
+    };
     for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
-        let (h, s, v) = rgb_to_hsv(*r, *g, *b);
-        let h = h + shift;
-        let h = if h < 0.0 { h + 1.0 } else if h >= 1.0 { h - 1.0 } else { h };
-        // h ∈ [0, 1): truncation is floor; h·6 may round up to 6, which is sector 0.
-        let h6 = h * 6.0;
-        let i = h6 as i32;
-        let f = h6 - i as f32;
-        (*r, *g, *b) = hsv_sector(if i >= 6 { i - 6 } else { i }, f, s, v);
+        let (rv, gv, bv) = (*r, *g, *b);
+        let v = rv.max(gv).max(bv);
+        let c = v - rv.min(gv).min(bv);
+        let inv = if c > 0.0 { 1.0 / c } else { 0.0 };
+        let hue = if v == rv {
+            (gv - bv) * inv
+        } else if v == gv {
+            2.0 + (bv - rv) * inv
+        } else {
+            4.0 + (rv - gv) * inv
+        };
+        // hue + turn ∈ [−7, 11): two conditional steps of 6 each way land in [0, 6).
+        let hue = hue + turn;
+        let hue = if hue < 0.0 { hue + 6.0 } else { hue };
+        let hue = if hue < 0.0 { hue + 6.0 } else { hue };
+        let hue = if hue >= 6.0 { hue - 6.0 } else { hue };
+        let hue = if hue >= 6.0 { hue - 6.0 } else { hue };
+        (*r, *g, *b) = (channel(5.0, hue, v, c), channel(3.0, hue, v, c), channel(1.0, hue, v, c));
     }
 }
 
@@ -305,6 +324,29 @@ mod tests {
             let (r2, g2, b2) = hsv_to_rgb(h, s, v);
             assert!((r - r2).abs() < 1e-5 && (g - g2).abs() < 1e-5 && (b - b2).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn hue_rotation_equals_torchvision_hsv_round_trip() {
+        // The one-reciprocal rotation against torchvision's literal path (rgb → hsv, shift
+        // mod 1, hsv → rgb) on random pixels plus greys, ties and pure colours, every shift.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut px: Vec<[f32; 3]> = (0..4000).map(|_| [rng.random(), rng.random(), rng.random()]).collect();
+        px.extend([[0.0; 3], [1.0; 3], [0.5; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.7, 0.7, 0.2], [0.2, 0.7, 0.7], [0.7, 0.2, 0.7], [1.0, 1.0, 0.0]]);
+        let mut worst = 0f32;
+        for shift in [-1.0, -0.5, -0.37, -0.1, 1e-4, 0.05, 0.25, 0.5, 0.83, 1.0] {
+            let (mut r, mut g, mut b): (Vec<f32>, Vec<f32>, Vec<f32>) = (px.iter().map(|p| p[0]).collect(), px.iter().map(|p| p[1]).collect(), px.iter().map(|p| p[2]).collect());
+            rotate_hue(&mut r, &mut g, &mut b, shift);
+            for (i, p) in px.iter().enumerate() {
+                let (h, s, v) = rgb_to_hsv(p[0], p[1], p[2]);
+                let want = hsv_to_rgb((h + shift).rem_euclid(1.0), s, v);
+                for (got, want) in [(r[i], want.0), (g[i], want.1), (b[i], want.2)] {
+                    worst = worst.max((got - want).abs());
+                }
+            }
+        }
+        assert!(worst < 2e-6, "worst difference {worst}");
     }
 
     #[test]

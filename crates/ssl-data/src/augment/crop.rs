@@ -95,17 +95,17 @@ struct Taps {
     start: Vec<usize>,
     /// Number of taps of each output pixel (`start + count <= input`).
     count: Vec<usize>,
-    /// Normalised weights of each output pixel, `support` apiece (zero-padded after `count`).
+    /// Normalised weights of each output pixel, `width` apiece (zero-padded after `count`).
     weights: Vec<f32>,
-    /// Weight slots per output pixel.
-    support: usize,
+    /// Weight slots per output pixel: the largest `count`.
+    width: usize,
 }
 
 impl Taps {
     /// The input indices' start and the weights of output pixel `i`.
     #[inline(always)]
     fn of(&self, i: usize) -> (usize, &[f32]) {
-        (self.start[i], &self.weights[i * self.support..i * self.support + self.count[i]])
+        (self.start[i], &self.weights[i * self.width..i * self.width + self.count[i]])
     }
 }
 
@@ -117,7 +117,7 @@ fn taps(input: usize, output: usize, gain: f64) -> Taps {
     let support = (radius.ceil() as usize) * 2 + 1;
     let mut start = Vec::with_capacity(output);
     let mut count = Vec::with_capacity(output);
-    let mut weights = vec![0f32; output * support];
+    let mut all = vec![0f32; output * support];
     for i in 0..output {
         let center = scale * (i as f64 + 0.5);
         let xmin = ((center - radius + 0.5).trunc().max(0.0)) as usize;
@@ -126,13 +126,19 @@ fn taps(input: usize, output: usize, gain: f64) -> Taps {
         let n = xmax.saturating_sub(xmin).min(support);
         let tri = |j: usize| (1.0 - (((j + xmin) as f64 - center + 0.5) / filter_scale).abs()).max(0.0);
         let total: f64 = (0..n).map(tri).sum();
-        for (j, wj) in weights[i * support..i * support + n].iter_mut().enumerate() {
+        for (j, wj) in all[i * support..i * support + n].iter_mut().enumerate() {
             *wj = if total > 0.0 { (gain * tri(j) / total) as f32 } else { 0.0 };
         }
         start.push(xmin);
         count.push(n);
     }
-    Taps { start, count, weights, support }
+    // Repack to the widest pixel's count (2 or 3 for the usual crops, not `support`).
+    let width = count.iter().copied().max().unwrap_or(0).max(1);
+    let mut weights = vec![0f32; output * width];
+    for (i, &n) in count.iter().enumerate() {
+        weights[i * width..i * width + n].copy_from_slice(&all[i * support..i * support + n]);
+    }
+    Taps { start, count, weights, width }
 }
 
 /// Crops `bx` out of `img` and resizes it to `out_h × out_w` with antialiased bilinear
@@ -170,45 +176,134 @@ pub fn resized_crop_u8(img: ImageRef<'_>, bx: CropBox, out_h: usize, out_w: usiz
 }
 
 /// [`resized_crop_u8`] into `out` (its shape gives the output size; its buffer is reused), with
-/// `tmp` as the scratch row buffer.
-pub(crate) fn resized_crop_u8_into(img: ImageRef<'_>, bx: CropBox, mirror: bool, out: &mut ImageF32, tmp: &mut Vec<f32>) {
+/// `row` as scratch. Vertical pass first, straight from the `u8` rows (vectorised), then the
+/// horizontal pass on each output row, all channels of a pixel at once.
+pub(crate) fn resized_crop_u8_into(img: ImageRef<'_>, bx: CropBox, mirror: bool, out: &mut ImageF32, row: &mut Vec<f32>) {
     let Shape { channels: c, height, width } = img.shape;
     let (out_h, out_w) = (out.shape.height, out.shape.width);
     debug_assert!(bx.top + bx.height <= height && bx.left + bx.width <= width && out.shape.channels == c);
-    // The 1/255 of the u8 → [0, 1] conversion rides on the horizontal weights.
-    let tx = taps(bx.width, out_w, 1.0 / 255.0);
-    let ty = taps(bx.height, out_h, 1.0);
-    tmp.clear();
-    tmp.resize(c * bx.height * out_w, 0.0);
-    let plane = bx.height * out_w;
-    for y in 0..bx.height {
-        let at = ((bx.top + y) * width + bx.left) * c;
-        let row = &img.data[at..at + bx.width * c];
-        for x in 0..out_w {
-            let (s, w) = tx.of(x);
-            let xo = if mirror { out_w - 1 - x } else { x };
-            if c == 3 {
-                let mut acc = [0f32; 3];
-                for (&wk, px) in w.iter().zip(row[3 * s..3 * (s + w.len())].chunks_exact(3)) {
-                    acc[0] += wk * f32::from(px[0]);
-                    acc[1] += wk * f32::from(px[1]);
-                    acc[2] += wk * f32::from(px[2]);
-                }
-                for (ch, a) in acc.into_iter().enumerate() {
-                    tmp[ch * plane + y * out_w + xo] = a;
-                }
-            } else {
-                for ch in 0..c {
-                    tmp[ch * plane + y * out_w + xo] = w.iter().enumerate().map(|(k, &wk)| wk * f32::from(row[(s + k) * c + ch])).sum();
+    // The 1/255 of the u8 → [0, 1] conversion rides on the vertical weights.
+    let ty = taps(bx.height, out_h, 1.0 / 255.0);
+    let tx = taps(bx.width, out_w, 1.0);
+    let span = bx.width * c;
+    // Zero padding after the row: pixels beyond a tap count (zero weight) and the fourth lane
+    // of the last RGB pixel are read, never out of bounds.
+    row.clear();
+    row.resize(span + (tx.width + 1) * c + 1, 0.0);
+    out.data.clear();
+    out.data.resize(c * out_h * out_w, 0.0);
+    let plane = out_h * out_w;
+    for y in 0..out_h {
+        let (s, w) = ty.of(y);
+        let src = |k: usize| {
+            let at = ((bx.top + s + k) * width + bx.left) * c;
+            &img.data[at..at + span]
+        };
+        vertical_u8(&mut row[..span], w, src);
+        let at = y * out_w;
+        if c == 3 {
+            let (r, rest) = out.data.split_at_mut(plane);
+            let (g, b) = rest.split_at_mut(plane);
+            horizontal_rgb(row, &tx, mirror, &mut r[at..at + out_w], &mut g[at..at + out_w], &mut b[at..at + out_w]);
+        } else {
+            for ch in 0..c {
+                let dst = &mut out.data[ch * plane + at..ch * plane + at + out_w];
+                for x in 0..out_w {
+                    let (s, w) = tx.of(x);
+                    let v = w.iter().enumerate().map(|(k, &wk)| wk * row[(s + k) * c + ch]).sum();
+                    dst[if mirror { out_w - 1 - x } else { x }] = v;
                 }
             }
         }
     }
-    out.data.clear();
-    out.data.resize(c * out_h * out_w, 0.0);
-    for ch in 0..c {
-        vertical_pass(&tmp[ch * plane..(ch + 1) * plane], out_w, &ty, out.channel_mut(ch));
+}
+
+/// `row = Σ_k w_k · src(k)` over `u8` rows (vectorised).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn vertical_u8<'a>(row: &mut [f32], w: &[f32], src: impl Fn(usize) -> &'a [u8]) {
+    match w.split_first() {
+        None => row.fill(0.0),
+        Some((&w0, rest)) => {
+            for (o, &v) in row.iter_mut().zip(src(0)) {
+                *o = w0 * f32::from(v);
+            }
+            for (k, &wk) in rest.iter().enumerate() {
+                for (o, &v) in row.iter_mut().zip(src(k + 1)) {
+                    *o += wk * f32::from(v);
+                }
+            }
+        }
     }
+}
+
+/// The horizontal pass of one interleaved RGB row into three planar rows: each output pixel
+/// sums its taps over four lanes (R, G, B and the next pixel's R, unused), so the three
+/// channels share one vector multiply-add per tap. Tap counts up to 4 get an unrolled loop.
+fn horizontal_rgb(row: &[f32], tx: &Taps, mirror: bool, r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
+    match tx.width {
+        1 => horizontal_rgb_k::<1>(row, tx, mirror, r, g, b),
+        2 => horizontal_rgb_k::<2>(row, tx, mirror, r, g, b),
+        3 => horizontal_rgb_k::<3>(row, tx, mirror, r, g, b),
+        4 => horizontal_rgb_k::<4>(row, tx, mirror, r, g, b),
+        _ => {
+            let n = r.len();
+            for x in 0..n {
+                let (s, w) = tx.of(x);
+                let mut acc = [0f32; 3];
+                for (k, &wk) in w.iter().enumerate() {
+                    for (l, a) in acc.iter_mut().enumerate() {
+                        *a += wk * row[(s + k) * 3 + l];
+                    }
+                }
+                let xo = if mirror { n - 1 - x } else { x };
+                (r[xo], g[xo], b[xo]) = (acc[0], acc[1], acc[2]);
+            }
+        }
+    }
+}
+
+/// [`horizontal_rgb`] for exactly `K` weight slots per pixel (zero-padded ones included).
+#[inline(always)]
+fn horizontal_rgb_k<const K: usize>(row: &[f32], tx: &Taps, mirror: bool, r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
+    let n = r.len();
+    for (x, (&s, w)) in tx.start.iter().zip(tx.weights.chunks_exact(K)).enumerate().take(n) {
+        let win = &row[s * 3..s * 3 + 3 * K + 1];
+        let acc = taps4::<K>(win, w);
+        let xo = if mirror { n - 1 - x } else { x };
+        (r[xo], g[xo], b[xo]) = (acc[0], acc[1], acc[2]);
+    }
+}
+
+/// `Σ_k w_k · win[3k .. 3k + 4]` (four lanes; the products are added in tap order).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn taps4<const K: usize>(win: &[f32], w: &[f32]) -> [f32; 4] {
+    use std::arch::x86_64::{_mm_add_ps, _mm_loadu_ps, _mm_mul_ps, _mm_set1_ps, _mm_setzero_ps, _mm_storeu_ps};
+    assert!(win.len() > 3 * K && w.len() >= K);
+    let mut out = [0f32; 4];
+    // SAFETY: SSE is part of the x86_64 baseline; every load reads win[3k .. 3k + 4], inside
+    // `win` by the assert above, and the store writes the four floats of `out`.
+    unsafe {
+        let mut acc = _mm_setzero_ps();
+        for k in 0..K {
+            acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(w[k]), _mm_loadu_ps(win.as_ptr().add(3 * k))));
+        }
+        _mm_storeu_ps(out.as_mut_ptr(), acc);
+    }
+    out
+}
+
+/// `Σ_k w_k · win[3k .. 3k + 4]` (four lanes; the products are added in tap order).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn taps4<const K: usize>(win: &[f32], w: &[f32]) -> [f32; 4] {
+    let mut acc = [0f32; 4];
+    for k in 0..K {
+        for l in 0..4 {
+            acc[l] += w[k] * win[3 * k + l];
+        }
+    }
+    acc
 }
 
 /// The vertical pass of a separable resize: output row `y` = Σ_k w_k · (input row `s_y + k`).
