@@ -22,7 +22,13 @@
 //! * [`colorspace`]: RGB ↔ Lab, YCbCr, YDbDr, YIQ, YPbPr, HSV and InfoMin's channel-split views.
 //! * [`batch`]: B images × k views → one contiguous buffer `[k, B, C, H, W]`, drawn in parallel
 //!   with an RNG derived from (seed, epoch, index, view), so a batch is bit-identical whatever the
-//!   thread count; [`Loader`] prepares the next batches on a background thread.
+//!   thread count; [`Loader`] prepares the next batches on a background thread and draws them
+//!   into the buffers the caller hands back ([`EpochIter::recycle`]).
+//!
+//! Speed: the per-pixel loops are compiled for AVX2 as well as the x86-64 baseline and chosen at
+//! run time (`multiversion`; both do the same arithmetic in the same order); a pipeline that starts with a crop
+//! resizes straight from the `u8` source (flip included) into per-thread buffers and normalises
+//! into the batch. `docs/benchmarks.md` has views/s against torchvision v2 on the same machine.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -31,9 +37,12 @@
 //! let train = Arc::new(idx::fashion_mnist("data/fashion-mnist", Split::Train)?);
 //! let view = Arc::new(SimclrView::fashion_mnist(28));
 //! let loader = Loader::new(train, view, LoaderConfig { batch_size: 256, views: 2, seed: 0, ..Default::default() })?;
-//! for batch in loader.epoch(0) {
+//! let mut batches = loader.epoch(0);
+//! while let Some(batch) = batches.next() {
 //!     let batch = batch?;
 //!     assert_eq!(batch.data.len(), 2 * 256 * 28 * 28); // [k, B, C, H, W]
+//!     // ... copy into a tensor and train, then give the buffer back for a later batch:
+//!     batches.recycle(batch.data);
 //! }
 //! # Ok::<(), ssl_data::DataError>(())
 //! ```

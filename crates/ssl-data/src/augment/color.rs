@@ -40,7 +40,8 @@ fn rgb_planes_mut(img: &mut ImageF32) -> (&mut [f32], &mut [f32], &mut [f32]) {
 }
 
 // The per-pixel loops below are compiled for AVX2 as well as the baseline and picked at run
-// time (`multiversion`); Rust never contracts `a * b + c` into an FMA, so both give the same bits.
+// time (`multiversion`); Rust never contracts `a * b + c` into an FMA nor reassociates sums, so
+// both versions do the same arithmetic in the same order.
 
 /// `brightness`: `x ↦ clamp(f·x)`.
 pub fn adjust_brightness(img: &mut ImageF32, factor: f32) {
