@@ -14,7 +14,8 @@
 //! * [`amp`]: dynamic loss scaling for autocast on CUDA.
 //! * [`checkpoint`]: atomic `.safetensors` checkpoints (model, optimiser, position) and the
 //!   torchvision-loadable backbone export.
-//! * [`device`]: picks CUDA when present.
+//! * [`device`]: picks CUDA when present; [`seed`]: seeded construction that other threads'
+//!   draws from libtorch's process-wide generator cannot disturb.
 //!
 //! ```no_run
 //! use ssl_models::{resnet::{ResNet, ResNetConfig}, head::{Mlp, MlpConfig}};
@@ -37,8 +38,10 @@ pub mod head;
 pub mod optim;
 pub mod resnet;
 pub mod schedule;
+pub mod seed;
 
 pub use device::{pick_device, DeviceChoice};
 pub use head::{Mlp, MlpConfig};
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
 pub use resnet::{ResNet, ResNetConfig, Stem};
+pub use seed::seeded;

@@ -9,16 +9,17 @@ use tch::nn::{self, ModuleT, OptimizerConfig as _, VarStore};
 use tch::{Device, Kind, Tensor};
 
 /// A small MLP with BN (so there are 2-D weights, 1-D biases and BN parameters).
-fn model(seed: i64) -> (VarStore, Mlp) {
-    tch::manual_seed(seed);
+/// Seeded through `ssl_models::seeded`: the tests of this binary run on parallel threads and
+/// would otherwise interleave their draws from libtorch's one generator (twins built from the
+/// same seed then differ).
+fn model(seed: u64) -> (VarStore, Mlp) {
     let vs = VarStore::new(Device::Cpu);
-    let mlp = Mlp::new(&(vs.root() / "head"), &MlpConfig { dims: vec![5, 7, 3], batch_norm: true });
+    let mlp = ssl_models::seeded(seed, || Mlp::new(&(vs.root() / "head"), &MlpConfig { dims: vec![5, 7, 3], batch_norm: true }));
     (vs, mlp)
 }
 
-fn loss(mlp: &Mlp, step: i64) -> Tensor {
-    tch::manual_seed(100 + step);
-    let x = Tensor::randn([16, 5], (Kind::Float, Device::Cpu));
+fn loss(mlp: &Mlp, step: u64) -> Tensor {
+    let x = ssl_models::seeded(100 + step, || Tensor::randn([16, 5], (Kind::Float, Device::Cpu)));
     let y = mlp.forward_t(&x, true);
     (&y * &y).mean(Kind::Float) + y.sum(Kind::Float) * 0.01
 }

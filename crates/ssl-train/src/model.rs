@@ -36,24 +36,27 @@ impl Network {
     }
 
     fn build(cfg: &Config, device: Device, with_predictor: bool) -> Network {
-        tch::manual_seed(cfg.seed as i64);
-        let vs = nn::VarStore::new(device);
-        let m = &cfg.model;
-        let rc = ResNetConfig { depth: m.depth, stem: m.stem, in_channels: m.in_channels, width: m.width, zero_init_residual: false };
-        let backbone = ResNet::new(&(vs.root() / "backbone"), &rc);
-        let projector = (!m.projector.is_empty()).then(|| {
-            let mut dims = vec![backbone.out_dim()];
-            dims.extend(&m.projector);
-            Mlp::new(&(vs.root() / "projector"), &MlpConfig { dims, batch_norm: m.projector_batch_norm })
-        });
-        let out = m.projector.last().copied().unwrap_or(backbone.out_dim());
-        let predictor = (with_predictor && !m.predictor.is_empty()).then(|| {
-            let mut dims = vec![out];
-            dims.extend(&m.predictor);
-            dims.push(out);
-            Mlp::new(&(vs.root() / "predictor"), &MlpConfig { dims, batch_norm: true })
-        });
-        Network { vs, backbone, projector, predictor }
+        // Seeded under a process-wide lock: the weights depend on the seed alone, even with
+        // other runs (or tests) building models on other threads.
+        ssl_models::seeded(cfg.seed, || {
+            let vs = nn::VarStore::new(device);
+            let m = &cfg.model;
+            let rc = ResNetConfig { depth: m.depth, stem: m.stem, in_channels: m.in_channels, width: m.width, zero_init_residual: false };
+            let backbone = ResNet::new(&(vs.root() / "backbone"), &rc);
+            let projector = (!m.projector.is_empty()).then(|| {
+                let mut dims = vec![backbone.out_dim()];
+                dims.extend(&m.projector);
+                Mlp::new(&(vs.root() / "projector"), &MlpConfig { dims, batch_norm: m.projector_batch_norm })
+            });
+            let out = m.projector.last().copied().unwrap_or(backbone.out_dim());
+            let predictor = (with_predictor && !m.predictor.is_empty()).then(|| {
+                let mut dims = vec![out];
+                dims.extend(&m.predictor);
+                dims.push(out);
+                Mlp::new(&(vs.root() / "predictor"), &MlpConfig { dims, batch_norm: true })
+            });
+            Network { vs, backbone, projector, predictor }
+        })
     }
 
     /// The predictor applied to projections (identity when there is none).

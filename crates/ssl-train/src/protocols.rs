@@ -246,7 +246,7 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, Value)> 
         net.vs.freeze();
         let dim = Classifier::feature_dim(&cfg, &net, 0);
         let lvs = nn::VarStore::new(device);
-        let linear = nn::linear(lvs.root() / "linear", dim, classes, Default::default());
+        let linear = ssl_models::seeded(cfg.seed.wrapping_add(1), || nn::linear(lvs.root() / "linear", dim, classes, Default::default()));
         let clf = Classifier { net, head_layers: 0, linear };
         // Only the linear layer's variables (in their own store) are optimised.
         let mut opt = Optimizer::new(&lvs, OptimizerConfig::new(OptimizerKind::Sgd)).map_err(anyhow::Error::msg)?;
@@ -265,7 +265,7 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, Value)> 
         for &f in &opts.fractions {
             let net = fresh()?;
             let dim = Classifier::feature_dim(&cfg, &net, opts.from_head_layer);
-            let linear = nn::linear(net.vs.root() / "finetune_linear", dim, classes, Default::default());
+            let linear = ssl_models::seeded(cfg.seed.wrapping_add(2), || nn::linear(net.vs.root() / "finetune_linear", dim, classes, Default::default()));
             let clf = Classifier { net, head_layers: opts.from_head_layer, linear };
             let subset = balanced_subset(&train, f, cfg.seed)?;
             let part = Arc::new(train.subset(&subset)?);
@@ -291,7 +291,7 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, Value)> 
         scfg.model.projector = vec![];
         scfg.model.predictor = vec![];
         let student_net = Network::new(&scfg, device);
-        let linear = nn::linear(student_net.vs.root() / "linear", student_net.backbone.out_dim(), classes, Default::default());
+        let linear = ssl_models::seeded(cfg.seed.wrapping_add(3), || nn::linear(student_net.vs.root() / "linear", student_net.backbone.out_dim(), classes, Default::default()));
         let student = Classifier { net: student_net, head_layers: 0, linear };
         let mut opt = Optimizer::new(&student.net.vs, OptimizerConfig::new(OptimizerKind::Sgd)).map_err(anyhow::Error::msg)?;
         let step = |x: &Tensor, train: bool| student.logits(x, train);

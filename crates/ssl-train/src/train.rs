@@ -152,9 +152,9 @@ struct OnlineProbe {
 }
 
 impl OnlineProbe {
-    fn new(dim: i64, classes: i64, device: Device) -> Result<Self> {
+    fn new(dim: i64, classes: i64, device: Device, seed: u64) -> Result<Self> {
         let vs = nn::VarStore::new(device);
-        let linear = nn::linear(vs.root() / "probe", dim, classes, Default::default());
+        let linear = ssl_models::seeded(seed, || nn::linear(vs.root() / "probe", dim, classes, Default::default()));
         let opt = Optimizer::new(&vs, ssl_models::OptimizerConfig::new(ssl_models::OptimizerKind::Sgd)).map_err(anyhow::Error::msg)?;
         Ok(OnlineProbe { vs, linear, opt, correct: 0, seen: 0 })
     }
@@ -208,7 +208,7 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
     let mut opt = Optimizer::new(&net.vs, cfg.optimizer.build_config()?).map_err(anyhow::Error::msg)?;
     let mut scaler = GradScaler::new(cfg.optimizer.amp && device.is_cuda());
     let classes = train_set.num_classes().unwrap_or(0) as i64;
-    let mut probe = if classes > 1 { Some(OnlineProbe::new(net.backbone.out_dim(), classes, device)?) } else { None };
+    let mut probe = if classes > 1 { Some(OnlineProbe::new(net.backbone.out_dim(), classes, device, cfg.seed.wrapping_add(1))?) } else { None };
 
     let (mut run, mut provenance, start_step) = match &opts.resume {
         None => {

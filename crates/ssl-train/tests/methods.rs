@@ -72,7 +72,9 @@ fn simsiam_and_mmcr_momentum_train_too() {
     let (t, data) = setup();
     for (name, recipe, extra) in [
         ("simsiam", "byol-fmnist", vec!["objective.kind=\"simsiam\""]),
-        ("mmcr-momentum", "mmcr-fmnist", vec!["objective.momentum_encoder=true"]),
+        // At lr 0.05 the momentum variant's 24-step trend is within the noise of 4-step epochs
+        // (it falls clearly over 12 epochs); at 0.2 it falls within 6 (−6.20 → −7.05).
+        ("mmcr-momentum", "mmcr-fmnist", vec!["objective.momentum_encoder=true", "optimizer.lr=0.2"]),
         ("simclr-lars", "simclr-fmnist", vec!["optimizer.kind=\"lars\"", "optimizer.lr=2.0"]),
     ] {
         let cfg = small(recipe, &data, &[&["optimizer.lr=0.05"], extra.as_slice()].concat());
