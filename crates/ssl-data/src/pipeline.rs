@@ -313,18 +313,10 @@ impl ViewTransform for Pipeline {
             Some((mean, std)) => normalize_into(x, mean, std, out),
             None => out.copy_from_slice(&x.data),
         };
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut s) => {
-                let Scratch { x, tmp } = &mut *s;
-                run_ops(body, img, rng, x, tmp);
-                finish(x, out);
-            }
-            // Only if a view is drawn from inside another on the same thread.
-            Err(_) => {
-                let mut x = ImageF32 { shape: img.shape, data: Vec::new() };
-                run_ops(body, img, rng, &mut x, &mut Vec::new());
-                finish(&x, out);
-            }
+        // Ops never draw a view themselves, so this borrow is never nested.
+        SCRATCH.with_borrow_mut(|Scratch { x, tmp }| {
+            run_ops(body, img, rng, x, tmp);
+            finish(x, out);
         })
     }
 }

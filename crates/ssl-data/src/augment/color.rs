@@ -166,7 +166,6 @@ fn rotate_hue(r: &mut [f32], g: &mut [f32], b: &mut [f32], shift: f32) {
 }
 
 /// RGB → HSV with H in `[0, 1)` (torchvision's `_rgb_to_hsv`).
-#[inline(always)]
 pub fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
     let maxc = r.max(g).max(b);
     let minc = r.min(g).min(b);
@@ -192,24 +191,21 @@ pub fn rgb_to_hsv(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
 }
 
 /// HSV → RGB (torchvision's `_hsv_to_rgb`): sector `floor(6h) mod 6`, fraction `6h − floor(6h)`.
-#[inline(always)]
 pub fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
     let h6 = h * 6.0;
     let i = h6.floor();
-    hsv_sector((i as i32).rem_euclid(6), h6 - i, s, v)
-}
-
-/// torchvision's six-way selection of (v, q, p, p, t, v) / (t, v, v, q, p, p) /
-/// (p, p, t, v, v, q) by sector, as selects rather than a jump table.
-#[inline(always)]
-fn hsv_sector(i: i32, f: f32, s: f32, v: f32) -> (f32, f32, f32) {
+    let f = h6 - i;
     let p = (v * (1.0 - s)).clamp(0.0, 1.0);
     let q = (v * (1.0 - s * f)).clamp(0.0, 1.0);
     let t = (v * (1.0 - s * (1.0 - f))).clamp(0.0, 1.0);
-    let r = if i == 0 || i == 5 { v } else if i == 1 { q } else if i == 4 { t } else { p };
-    let g = if i == 1 || i == 2 { v } else if i == 0 { t } else if i == 3 { q } else { p };
-    let b = if i == 3 || i == 4 { v } else if i == 2 { t } else if i == 5 { q } else { p };
-    (r, g, b)
+    match (i as i32).rem_euclid(6) {
+        0 => (v, t, p),
+        1 => (q, v, p),
+        2 => (p, v, t),
+        3 => (p, q, v),
+        4 => (t, p, v),
+        _ => (v, p, q),
+    }
 }
 
 /// Converts to grayscale, keeping the number of channels (torchvision `RandomGrayscale`).

@@ -285,8 +285,8 @@ fn taps4<const K: usize>(win: &[f32], w: &[f32]) -> [f32; 4] {
     // `win` by the assert above, and the store writes the four floats of `out`.
     unsafe {
         let mut acc = _mm_setzero_ps();
-        for k in 0..K {
-            acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(w[k]), _mm_loadu_ps(win.as_ptr().add(3 * k))));
+        for (k, &wk) in w[..K].iter().enumerate() {
+            acc = _mm_add_ps(acc, _mm_mul_ps(_mm_set1_ps(wk), _mm_loadu_ps(win.as_ptr().add(3 * k))));
         }
         _mm_storeu_ps(out.as_mut_ptr(), acc);
     }

@@ -21,7 +21,9 @@ pub fn check_normalization(mean: &[f32], std: &[f32], channels: usize) -> Result
 pub fn normalize(img: &mut ImageF32, mean: &[f32], std: &[f32]) {
     for c in 0..img.shape.channels {
         let (m, s) = if mean.len() == 1 { (mean[0], std[0]) } else { (mean[c], std[c]) };
-        sub_div_in_place(img.channel_mut(c), m, s);
+        for v in img.channel_mut(c) {
+            *v = (*v - m) / s;
+        }
     }
 }
 
@@ -39,13 +41,5 @@ pub fn normalize_into(img: &ImageF32, mean: &[f32], std: &[f32], out: &mut [f32]
 fn sub_div(src: &[f32], m: f32, s: f32, dst: &mut [f32]) {
     for (d, &v) in dst.iter_mut().zip(src) {
         *d = (v - m) / s;
-    }
-}
-
-/// `x = (x − m) / s`, element-wise.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn sub_div_in_place(x: &mut [f32], m: f32, s: f32) {
-    for v in x {
-        *v = (*v - m) / s;
     }
 }
