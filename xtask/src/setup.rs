@@ -15,12 +15,7 @@ pub const TORCHVISION_VERSION: &str = "0.26.0";
 /// Where torchvision and Pillow are installed (on `PYTHONPATH` after [`TORCH_DIR`]).
 pub const PYTHON_EXTRA_DIR: &str = ".deps/python-extra";
 /// The idx files of Fashion-MNIST.
-pub const FASHION_FILES: [&str; 4] = [
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-];
+pub const FASHION_FILES: [&str; 4] = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
 
 /// Runs every step in order.
 pub fn run_all(root: &Path) -> Result<(), String> {
@@ -45,30 +40,23 @@ fn ensure_torch(root: &Path) -> Result<(), String> {
             step(&format!("libtorch {TORCH_VERSION}: present in {TORCH_DIR}"));
             return Ok(());
         }
-        return Err(format!(
-            "{} holds a torch that is not {TORCH_VERSION}; remove the folder and run again",
-            dir.display()
-        ));
+        return Err(format!("{} holds a torch that is not {TORCH_VERSION}; remove the folder and run again", dir.display()));
     }
-    let python = find_python().ok_or_else(|| {
-        "libtorch: no python3 found; install Python 3 with pip (apt-get install python3-pip), then run again".to_string()
-    })?;
+    let python =
+        find_python().ok_or_else(|| "libtorch: no python3 found; install Python 3 with pip (apt-get install python3-pip), then run again".to_string())?;
     let partial = root.join(format!("{TORCH_DIR}.partial"));
     if partial.exists() {
         step(&format!("libtorch: removing the unfinished install {}", partial.display()));
         std::fs::remove_dir_all(&partial).map_err(|e| format!("cannot remove {}: {e}", partial.display()))?;
     }
-    step(&format!(
-        "libtorch: installing torch=={TORCH_VERSION} (with its CUDA libraries, ~4.7 GB) from PyPI into {TORCH_DIR} ..."
-    ));
+    step(&format!("libtorch: installing torch=={TORCH_VERSION} (with its CUDA libraries, ~4.7 GB) from PyPI into {TORCH_DIR} ..."));
     let mut cmd = Command::new(&python);
     cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--root-user-action=ignore", "--target"])
         .arg(&partial)
         .arg(format!("torch=={TORCH_VERSION}"))
         .arg("numpy");
-    run("pip install torch", cmd).map_err(|e| {
-        format!("{e}\n  libtorch could not be installed: check that PyPI is reachable and the disk has ~6 GB free, then run again")
-    })?;
+    run("pip install torch", cmd)
+        .map_err(|e| format!("{e}\n  libtorch could not be installed: check that PyPI is reachable and the disk has ~6 GB free, then run again"))?;
     std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dir.display()))?;
     step(&format!("libtorch: installed in {TORCH_DIR}"));
     Ok(())
@@ -102,9 +90,10 @@ fn ensure_torchvision(root: &Path) -> Result<(), String> {
 }
 
 fn find_python() -> Option<String> {
-    ["python3", "python"].into_iter().find(|p| {
-        Command::new(p).args(["-m", "pip", "--version"]).output().map(|o| o.status.success()).unwrap_or(false)
-    }).map(str::to_string)
+    ["python3", "python"]
+        .into_iter()
+        .find(|p| Command::new(p).args(["-m", "pip", "--version"]).output().map(|o| o.status.success()).unwrap_or(false))
+        .map(str::to_string)
 }
 
 fn is_root() -> bool {
@@ -159,9 +148,9 @@ fn ensure_fashion_mnist(root: &Path) -> Result<(), String> {
     };
     std::fs::create_dir_all(&dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
     for f in FASHION_FILES {
-        let tmp = dest.join(format!("{f}.partial"));
-        std::fs::copy(source.join(f), &tmp).map_err(|e| format!("cannot copy {f}: {e}"))?;
-        std::fs::rename(&tmp, dest.join(f)).map_err(|e| format!("cannot move {f} into place: {e}"))?;
+        // Copied beside the destination, then renamed: an interrupted copy never looks complete.
+        ssl_io::write_atomic(dest.join(f), |tmp| std::fs::copy(source.join(f), tmp).map(drop))
+            .map_err(|e| format!("cannot copy {} into place: {e}", source.join(f).display()))?;
     }
     let _ = std::fs::remove_dir_all(root.join("data/.download"));
     step("Fashion-MNIST: 60,000 train + 10,000 test images in data/fashion-mnist");

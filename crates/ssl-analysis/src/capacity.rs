@@ -24,7 +24,7 @@ use crate::error::AnalysisError;
 use crate::spectrum::check_matrix;
 
 /// How dichotomies are drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dichotomies {
     /// Exactly ⌊P/2⌋ manifolds labelled +1 (the capacity literature's choice).
@@ -34,7 +34,7 @@ pub enum Dichotomies {
 }
 
 /// Settings of the capacity simulation.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CapacityConfig {
     /// Random dichotomies (each with its own projection) per tested N.
     pub trials: usize,
@@ -51,7 +51,7 @@ impl Default for CapacityConfig {
 }
 
 /// The result of a capacity simulation (the `capacity` key of report.json).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Capacity {
     /// Number of manifolds P.
     pub manifolds: usize,

@@ -46,3 +46,12 @@ pub enum AnalysisError {
         problem: String,
     },
 }
+
+impl From<ssl_io::NpyError> for AnalysisError {
+    fn from(e: ssl_io::NpyError) -> Self {
+        match e {
+            ssl_io::NpyError::Io { path, action, source } => AnalysisError::File { path, problem: format!("cannot {action}: {source}") },
+            ssl_io::NpyError::Format { path, problem } => AnalysisError::File { path, problem },
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::error::AnalysisError;
 use crate::spectrum::{check_embeddings, eigvalsh_desc};
 
 /// Geometry of one manifold.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Manifold {
     /// Its id.
     pub id: u32,
@@ -29,7 +29,7 @@ pub struct Manifold {
 }
 
 /// Summary over all manifolds (the `manifold` key of report.json).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ManifoldGeometry {
     /// Number of manifolds.
     pub count: usize,
@@ -45,7 +45,8 @@ pub struct ManifoldGeometry {
     pub centroid_similarity: f64,
     /// Mean |cosine| between distinct centroids.
     pub centroid_abs_similarity: f64,
-    /// Per manifold.
+    /// Per manifold (not written to report.json, which keeps the summary).
+    #[serde(default, skip_serializing)]
     pub manifolds: Vec<Manifold>,
 }
 
@@ -79,13 +80,7 @@ pub fn manifold_geometry(x: ArrayView2<f32>, ids: &[u32]) -> Result<ManifoldGeom
         let lam: Vec<f64> = mu.iter().map(|v| v.max(0.0).sqrt()).collect();
         let s1: f64 = lam.iter().sum();
         let s2: f64 = lam.iter().map(|l| l * l).sum();
-        manifolds.push(Manifold {
-            id,
-            size: rows.len(),
-            radius: s2.sqrt(),
-            dimension: if s2 > 0.0 { s1 * s1 / s2 } else { 0.0 },
-            centroid_norm: norm,
-        });
+        manifolds.push(Manifold { id, size: rows.len(), radius: s2.sqrt(), dimension: if s2 > 0.0 { s1 * s1 / s2 } else { 0.0 }, centroid_norm: norm });
     }
     let p = manifolds.len();
     let (mut cos_sum, mut abs_sum, mut pairs) = (0.0, 0.0, 0usize);

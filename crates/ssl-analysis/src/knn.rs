@@ -25,12 +25,7 @@ impl Default for KnnConfig {
 }
 
 /// Predicted labels of `queries` given a labelled `bank`.
-pub fn knn_predict(
-    bank: ArrayView2<f32>,
-    bank_labels: &[u32],
-    queries: ArrayView2<f32>,
-    cfg: KnnConfig,
-) -> Result<Vec<u32>, AnalysisError> {
+pub fn knn_predict(bank: ArrayView2<f32>, bank_labels: &[u32], queries: ArrayView2<f32>, cfg: KnnConfig) -> Result<Vec<u32>, AnalysisError> {
     check_matrix(bank, "kNN bank", 1)?;
     check_matrix(queries, "kNN queries", 1)?;
     if bank.nrows() != bank_labels.len() {
@@ -67,13 +62,7 @@ pub fn knn_predict(
 }
 
 /// Fraction of `queries` whose kNN prediction equals `query_labels`.
-pub fn knn_accuracy(
-    bank: ArrayView2<f32>,
-    bank_labels: &[u32],
-    queries: ArrayView2<f32>,
-    query_labels: &[u32],
-    cfg: KnnConfig,
-) -> Result<f64, AnalysisError> {
+pub fn knn_accuracy(bank: ArrayView2<f32>, bank_labels: &[u32], queries: ArrayView2<f32>, query_labels: &[u32], cfg: KnnConfig) -> Result<f64, AnalysisError> {
     if queries.nrows() != query_labels.len() {
         return Err(AnalysisError::Shape(format!("kNN queries have {} rows but {} labels", queries.nrows(), query_labels.len())));
     }

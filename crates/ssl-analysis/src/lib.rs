@@ -12,7 +12,7 @@
 //! * [`capacity`]: simulated manifold capacity α = P/N_c by exact LP separability of random
 //!   dichotomies under random projections (Cover's α ≈ 2 for points is a test).
 //! * [`alignment`]: DirectCLR's alignment matrix |V₂ᵀU₁| and its off-diagonal mass.
-//! * [`npy`]: reading and writing `.npy` embeddings and labels with errors that name the file.
+//! * [`npy`]: reading and writing `.npy` embeddings and labels (ndarray over `ssl_io::npy`) with errors that name the file.
 //! * [`plot`]: PNG or SVG plots — spectra (several runs overlaid, α fits drawn) and heat maps.
 //! * [`report`]: the `report.json` keys, computed in one call.
 //!
@@ -38,7 +38,7 @@ pub mod spectrum;
 
 pub use error::AnalysisError;
 pub use knn::{knn_accuracy, KnnConfig};
-pub use report::SpectrumReport;
+pub use report::{EmbeddingReport, SpectrumReport};
 
 /// The BLAS/LAPACK this crate calls, as the library reports itself (OpenBLAS's config string).
 pub fn blas_info() -> String {

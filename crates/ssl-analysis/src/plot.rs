@@ -84,7 +84,11 @@ pub fn spectrum_plot(path: impl AsRef<Path>, title: &str, series: &[SpectrumSeri
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
             if let Some(fit) = s.fit {
                 let line = (fit.first..=fit.last).map(|k| (k as f64, (fit.log_scale - fit.alpha * (k as f64).ln()) / std::f64::consts::LN_10));
-                let label = if series.len() > 1 { format!("{}: α = {:.3} (ranks {}–{})", s.label, fit.alpha, fit.first, fit.last) } else { format!("α = {:.3} fit (ranks {}–{})", fit.alpha, fit.first, fit.last) };
+                let label = if series.len() > 1 {
+                    format!("{}: α = {:.3} (ranks {}–{})", s.label, fit.alpha, fit.first, fit.last)
+                } else {
+                    format!("α = {:.3} fit (ranks {}–{})", fit.alpha, fit.first, fit.last)
+                };
                 chart
                     .draw_series(LineSeries::new(line, BLACK.stroke_width(1)))
                     .map_err(|e| err(&e))?
@@ -92,13 +96,7 @@ pub fn spectrum_plot(path: impl AsRef<Path>, title: &str, series: &[SpectrumSeri
                     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK));
             }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(|e| err(&e))?;
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).label_font(("sans-serif", 14)).draw().map_err(|e| err(&e))?;
         Ok(())
     }
     let path = path.as_ref();
@@ -115,7 +113,13 @@ pub fn heatmap_plot(path: impl AsRef<Path>, title: &str, m: ndarray::ArrayView2<
         return Err(AnalysisError::Plot { path: path.to_path_buf(), problem: format!("cannot draw an empty {rows} × {cols} matrix") });
     }
     let (lo, hi) = range.unwrap_or_else(|| m.iter().filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v))));
-    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else if lo.is_finite() { (lo - 0.5, lo + 0.5) } else { (0.0, 1.0) };
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else if lo.is_finite() {
+        (lo - 0.5, lo + 0.5)
+    } else {
+        (0.0, 1.0)
+    };
     fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, m: ndarray::ArrayView2<f64>, lo: f64, hi: f64) -> Result<(), String> {
         let err = |e: &dyn std::fmt::Display| e.to_string();
         let (rows, cols) = m.dim();
@@ -152,7 +156,13 @@ pub fn heatmap_plot(path: impl AsRef<Path>, title: &str, m: ndarray::ArrayView2<
             .y_label_area_size(60)
             .build_cartesian_2d(0f64..1f64, lo..hi)
             .map_err(|e| err(&e))?;
-        cb.configure_mesh().disable_mesh().disable_x_axis().y_label_formatter(&|y| format!("{y:.3}")).label_style(("sans-serif", 12)).draw().map_err(|e| err(&e))?;
+        cb.configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_label_formatter(&|y| format!("{y:.3}"))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(|e| err(&e))?;
         let steps = 100;
         cb.draw_series((0..steps).map(|i| {
             let a = lo + (hi - lo) * i as f64 / steps as f64;

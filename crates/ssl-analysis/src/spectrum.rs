@@ -138,7 +138,11 @@ pub fn covariance_gram_and_normalized(x: ArrayView2<f32>) -> (Array2<f64>, Array
 
 fn inverse_norm(row: ArrayView1<f32>) -> f64 {
     let norm = row.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
-    if norm > 0.0 { 1.0 / norm } else { 1.0 }
+    if norm > 0.0 {
+        1.0 / norm
+    } else {
+        1.0
+    }
 }
 
 /// Covariance (ddof 1) and XᵀX of the rows of `x` each multiplied by `scale(row)`, in f64: the
@@ -150,12 +154,7 @@ fn scatter_with_row_scale(x: ArrayView2<f32>, xc: &mut Array2<f64>, scale: impl 
         out.iter_mut().zip(row.iter()).for_each(|(o, &v)| *o = f64::from(v) * s);
     });
     // Column means in f64 (rows summed in parallel chunks, then combined).
-    let mean = xc
-        .axis_chunks_iter(Axis(0), 4096)
-        .into_par_iter()
-        .map(|c| c.sum_axis(Axis(0)))
-        .reduce(|| Array1::<f64>::zeros(d), |a, b| a + b)
-        / n as f64;
+    let mean = xc.axis_chunks_iter(Axis(0), 4096).into_par_iter().map(|c| c.sum_axis(Axis(0))).reduce(|| Array1::<f64>::zeros(d), |a, b| a + b) / n as f64;
     xc.axis_iter_mut(Axis(0)).into_par_iter().for_each(|mut row| row -= &mean);
     let scatter = gram(xc);
     let mu = mean.view().insert_axis(Axis(1));
@@ -176,7 +175,11 @@ pub fn correlation_matrix(x: ArrayView2<f32>) -> Array2<f64> {
     let sd: Vec<f64> = cov.diag().iter().map(|v| v.sqrt()).collect();
     Array2::from_shape_fn(cov.dim(), |(i, j)| {
         let s = sd[i] * sd[j];
-        if s > 0.0 { cov[[i, j]] / s } else { f64::NAN }
+        if s > 0.0 {
+            cov[[i, j]] / s
+        } else {
+            f64::NAN
+        }
     })
 }
 

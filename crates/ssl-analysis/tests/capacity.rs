@@ -93,5 +93,6 @@ fn bad_input_is_an_error() {
     assert!(simulated_capacity(x.view(), &[0, 0, 0, 0, 0, 0], CapacityConfig::default()).is_err()); // one manifold
     assert!(simulated_capacity(x.view(), &[0, 1], CapacityConfig::default()).is_err()); // wrong length
     assert!(simulated_capacity(x.view(), &[0, 1, 2, 3, 4, 5], CapacityConfig { trials: 0, ..Default::default() }).is_err());
-    assert!(separability_curve(x.view(), &[0, 1, 2, 3, 4, 5], &[4], CapacityConfig::default()).is_err()); // N > d
+    assert!(separability_curve(x.view(), &[0, 1, 2, 3, 4, 5], &[4], CapacityConfig::default()).is_err());
+    // N > d
 }

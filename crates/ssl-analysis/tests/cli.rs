@@ -44,13 +44,44 @@ fn writes_every_key_and_the_plot() {
     data(t.path());
     let p = |n: &str| t.path().join(n).display().to_string();
     let (ok, stdout, stderr) = analyze(&[
-        "--embeddings", &p("x.npy"), "--labels", &p("y.npy"), "--train-embeddings", &p("xtr.npy"), "--train-labels", &p("ytr.npy"),
-        "--manifold-ids", &p("m.npy"), "--knn-k", "5", "--alpha-window", "1,5", "--out", &p("out"),
+        "--embeddings",
+        &p("x.npy"),
+        "--labels",
+        &p("y.npy"),
+        "--train-embeddings",
+        &p("xtr.npy"),
+        "--train-labels",
+        &p("ytr.npy"),
+        "--manifold-ids",
+        &p("m.npy"),
+        "--knn-k",
+        "5",
+        "--alpha-window",
+        "1,5",
+        "--out",
+        &p("out"),
     ]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("participation ratio"), "{stdout}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("out/report.json")).unwrap()).unwrap();
-    for k in ["n", "dim", "covariance_eigenvalues", "normalized_covariance_eigenvalues", "participation_ratio", "alpha", "alpha_fit_ranks", "alpha_r2", "rankme", "collapsed_dims", "collapse_threshold", "effective_rank", "knn_accuracy", "linear_probe_accuracy", "manifold", "capacity"] {
+    for k in [
+        "n",
+        "dim",
+        "covariance_eigenvalues",
+        "normalized_covariance_eigenvalues",
+        "participation_ratio",
+        "alpha",
+        "alpha_fit_ranks",
+        "alpha_r2",
+        "rankme",
+        "collapsed_dims",
+        "collapse_threshold",
+        "effective_rank",
+        "knn_accuracy",
+        "linear_probe_accuracy",
+        "manifold",
+        "capacity",
+    ] {
         assert!(r.get(k).is_some(), "missing {k}");
     }
     assert_eq!((r["n"].as_u64(), r["dim"].as_u64()), (Some(60), Some(6)));

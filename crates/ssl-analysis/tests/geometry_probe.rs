@@ -11,14 +11,7 @@ fn geometry_of_two_hand_made_manifolds() {
     // Manifold 0: centroid (0,0,2), points ±a along x → centred / 2: ±a/2 → λ = a/2, R = a/2, D = 1.
     // Manifold 1: centroid (0,4,0), points ±b along x and z → centred / 4: ±b/4 on two axes,
     // covariance (b²/32, b²/32) → λ = b/(4√2) twice: R = b/4, D = 2.
-    let x = array![
-        [a, 0.0, 2.0],
-        [-a, 0.0, 2.0],
-        [b, 4.0, 0.0],
-        [-b, 4.0, 0.0],
-        [0.0, 4.0, b],
-        [0.0, 4.0, -b],
-    ];
+    let x = array![[a, 0.0, 2.0], [-a, 0.0, 2.0], [b, 4.0, 0.0], [-b, 4.0, 0.0], [0.0, 4.0, b], [0.0, 4.0, -b],];
     let g = manifold_geometry(x.view(), &[0, 0, 1, 1, 1, 1]).unwrap();
     assert_eq!(g.count, 2);
     let m0 = &g.manifolds[0];

@@ -131,7 +131,7 @@ fn two_stage_eigensolver_matches_one_stage() {
     use ssl_analysis::spectrum::{eigvalsh_desc, eigvalsh_desc_one_stage};
     // Sizes below and above the two-stage solver's block size, and a rank-deficient matrix.
     for (n, rank) in [(1usize, 1usize), (7, 7), (64, 64), (300, 300), (300, 40)] {
-        let b = ndarray::Array2::from_shape_fn((n, rank), |(i, j)| (((i * 7919 + j * 104729) % 1009) as f64 / 1009.0) - 0.5);
+        let b = Array2::from_shape_fn((n, rank), |(i, j)| (((i * 7919 + j * 104729) % 1009) as f64 / 1009.0) - 0.5);
         let m = b.dot(&b.t());
         let two = eigvalsh_desc(&m).unwrap();
         let one = eigvalsh_desc_one_stage(&m).unwrap();
@@ -140,5 +140,5 @@ fn two_stage_eigensolver_matches_one_stage() {
             assert!((a - b).abs() <= 1e-12 * scale * n as f64, "n = {n}: {a} vs {b}");
         }
     }
-    assert!(eigvalsh_desc(&ndarray::Array2::zeros((2, 3))).is_err());
+    assert!(eigvalsh_desc(&Array2::zeros((2, 3))).is_err());
 }

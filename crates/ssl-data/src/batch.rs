@@ -43,14 +43,7 @@ impl MultiViewBatch {
 }
 
 /// Draws `views` views of each image in `indices`, in parallel; bit-identical for any thread count.
-pub fn make_batch(
-    dataset: &dyn Dataset,
-    transform: &dyn ViewTransform,
-    indices: &[usize],
-    views: usize,
-    seed: u64,
-    epoch: u64,
-) -> MultiViewBatch {
+pub fn make_batch(dataset: &dyn Dataset, transform: &dyn ViewTransform, indices: &[usize], views: usize, seed: u64, epoch: u64) -> MultiViewBatch {
     make_batch_reusing(dataset, transform, indices, views, seed, epoch, Vec::new())
 }
 

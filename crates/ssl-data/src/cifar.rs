@@ -42,10 +42,7 @@ pub fn parse_cifar(
     labels: &mut Vec<u32>,
 ) -> Result<(), DataError> {
     if label_index >= label_bytes {
-        return Err(DataError::param(
-            "label_index",
-            format!("label byte {label_index} does not exist in a record with {label_bytes} label byte(s)"),
-        ));
+        return Err(DataError::param("label_index", format!("label byte {label_index} does not exist in a record with {label_bytes} label byte(s)")));
     }
     let record = label_bytes.saturating_add(PIXELS);
     if bytes.is_empty() {
@@ -57,7 +54,10 @@ pub fn parse_cifar(
     if bytes.len() % record != 0 {
         return Err(DataError::Format {
             path: path.to_path_buf(),
-            problem: format!("{} bytes is not a whole number of {record}-byte records ({label_bytes} label byte(s) + 3072 pixels); truncated or not a CIFAR binary file", bytes.len()),
+            problem: format!(
+                "{} bytes is not a whole number of {record}-byte records ({label_bytes} label byte(s) + 3072 pixels); truncated or not a CIFAR binary file",
+                bytes.len()
+            ),
         });
     }
     let n = bytes.len() / record;

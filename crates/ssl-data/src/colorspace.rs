@@ -114,7 +114,8 @@ fn lab_f_inv(f: f64) -> f64 {
 
 impl ColorSpace {
     /// Every space, for iteration.
-    pub const ALL: [ColorSpace; 7] = [ColorSpace::Rgb, ColorSpace::Lab, ColorSpace::Ycbcr, ColorSpace::Ydbdr, ColorSpace::Yiq, ColorSpace::Ypbpr, ColorSpace::Hsv];
+    pub const ALL: [ColorSpace; 7] =
+        [ColorSpace::Rgb, ColorSpace::Lab, ColorSpace::Ycbcr, ColorSpace::Ydbdr, ColorSpace::Yiq, ColorSpace::Ypbpr, ColorSpace::Hsv];
 
     fn matrix(self) -> Option<M3> {
         match self {

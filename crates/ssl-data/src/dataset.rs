@@ -57,13 +57,7 @@ impl InMemoryDataset {
         }
         if pixels.len() % shape.len() != 0 {
             return Err(DataError::Mismatch {
-                problem: format!(
-                    "{} bytes of pixels is not a whole number of {}x{}x{} images",
-                    pixels.len(),
-                    shape.height,
-                    shape.width,
-                    shape.channels
-                ),
+                problem: format!("{} bytes of pixels is not a whole number of {}x{}x{} images", pixels.len(), shape.height, shape.width, shape.channels),
             });
         }
         let n = pixels.len() / shape.len();

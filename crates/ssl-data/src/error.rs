@@ -21,6 +21,10 @@ pub enum DataError {
         /// What is wrong, and what was expected.
         problem: String,
     },
+    /// A `.npy` file is not the array that was expected (from [`ssl_io::npy`]; the message names
+    /// the file).
+    #[error(transparent)]
+    Npy(#[from] ssl_io::NpyError),
     /// Two files that belong together disagree (e.g. 60000 images but 59999 labels).
     #[error("{problem}")]
     Mismatch {

@@ -118,10 +118,7 @@ fn walk(class_dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut stack = vec![(class_dir.to_path_buf(), 0usize)];
     while let Some((dir, depth)) = stack.pop() {
         if depth > MAX_DEPTH {
-            return Err(DataError::Format {
-                path: dir,
-                problem: format!("folders nest more than {MAX_DEPTH} deep below {}", class_dir.display()),
-            });
+            return Err(DataError::Format { path: dir, problem: format!("folders nest more than {MAX_DEPTH} deep below {}", class_dir.display()) });
         }
         let real = std::fs::canonicalize(&dir).map_err(|source| DataError::Io { path: dir.clone(), source })?;
         if !seen.insert(real) {
@@ -142,10 +139,7 @@ pub fn scan_folder(root: impl AsRef<Path>) -> Result<FolderListing, DataError> {
     let bad = |problem: String| DataError::Format { path: root.to_path_buf(), problem };
     if dirs.is_empty() {
         if files.is_empty() {
-            return Err(bad(format!(
-                "empty folder: no images ({}) and no class folders",
-                EXTENSIONS.join(", ")
-            )));
+            return Err(bad(format!("empty folder: no images ({}) and no class folders", EXTENSIONS.join(", "))));
         }
         return Ok(FolderListing { root: root.to_path_buf(), classes: None, files, labels: None });
     }
@@ -163,10 +157,7 @@ pub fn scan_folder(root: impl AsRef<Path>) -> Result<FolderListing, DataError> {
     for (label, (name, dir)) in names.into_iter().enumerate() {
         let found = walk(&dir)?;
         if found.is_empty() {
-            return Err(DataError::Format {
-                path: dir,
-                problem: format!("class folder '{name}' holds no images ({})", EXTENSIONS.join(", ")),
-            });
+            return Err(DataError::Format { path: dir, problem: format!("class folder '{name}' holds no images ({})", EXTENSIONS.join(", ")) });
         }
         labels.extend(std::iter::repeat_n(label as u32, found.len()));
         all.extend(found);
@@ -186,9 +177,7 @@ fn luma(r: u8, g: u8, b: u8) -> u8 {
 pub fn decode_image(bytes: &[u8], path: &Path, opts: &FolderOptions) -> Result<(Shape, Vec<u8>), DataError> {
     opts.check()?;
     let bad = |problem: String| DataError::Format { path: path.to_path_buf(), problem };
-    let reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let reader = image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     if reader.format().is_none() {
         return Err(bad(format!("not a PNG, JPEG, BMP or PNM image ({} bytes)", bytes.len())));
     }

@@ -25,10 +25,9 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let raw = std::fs::read(path).map_err(io)?;
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| DataError::Format {
-            path: path.to_path_buf(),
-            problem: format!("corrupt or truncated gzip stream: {e}"),
-        })?;
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| DataError::Format { path: path.to_path_buf(), problem: format!("corrupt or truncated gzip stream: {e}") })?;
         Ok(out)
     } else {
         Ok(raw)
@@ -55,9 +54,7 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray, DataError> {
     if bytes.len() < header {
         return Err(bad(format!("truncated header: {} bytes, {nd} dimensions need {header}", bytes.len())));
     }
-    let dims: Vec<usize> = (0..nd)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
-        .collect();
+    let dims: Vec<usize> = (0..nd).map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize).collect();
     let count = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     let Some(count) = count else {
         return Err(bad(format!("dimensions {dims:?} overflow")));
@@ -91,20 +88,11 @@ pub fn load_images_labels(images: impl AsRef<Path>, labels: impl AsRef<Path>) ->
     }
     let lab = read_idx(labels)?;
     if lab.dims.len() != 1 {
-        return Err(DataError::Format {
-            path: labels.to_path_buf(),
-            problem: format!("expected 1 dimension [n] for labels, found {:?}", lab.dims),
-        });
+        return Err(DataError::Format { path: labels.to_path_buf(), problem: format!("expected 1 dimension [n] for labels, found {:?}", lab.dims) });
     }
     if lab.dims[0] != img.dims[0] {
         return Err(DataError::Mismatch {
-            problem: format!(
-                "{} holds {} images but {} holds {} labels",
-                images.display(),
-                img.dims[0],
-                labels.display(),
-                lab.dims[0]
-            ),
+            problem: format!("{} holds {} images but {} holds {} labels", images.display(), img.dims[0], labels.display(), lab.dims[0]),
         });
     }
     let shape = Shape { channels: 1, height: img.dims[1], width: img.dims[2] };

@@ -32,10 +32,10 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use ssl_data::{idx, Loader, LoaderConfig, SimclrView, Split};
+//! use ssl_data::{idx, pipeline, Loader, LoaderConfig, Split};
 //!
 //! let train = Arc::new(idx::fashion_mnist("data/fashion-mnist", Split::Train)?);
-//! let view = Arc::new(SimclrView::fashion_mnist(28));
+//! let view = Arc::new(pipeline::fashion_mnist(28));
 //! let loader = Loader::new(train, view, LoaderConfig { batch_size: 256, views: 2, seed: 0, ..Default::default() })?;
 //! let mut batches = loader.epoch(0);
 //! while let Some(batch) = batches.next() {
@@ -67,4 +67,4 @@ pub use batch::{make_batch, make_batch_reusing, EpochIter, Loader, LoaderConfig,
 pub use dataset::{Dataset, InMemoryDataset, Split};
 pub use error::DataError;
 pub use image::{ImageF32, ImageRef, Shape};
-pub use view::{PerView, PlainView, SimclrView, ViewTransform};
+pub use view::{PerView, PlainView, ViewTransform};

@@ -5,7 +5,7 @@
 //! [`ViewTransform`], so batches draw it per view. In a run's TOML:
 //!
 //! ```toml
-//! [[views.pipelines]]          # one table per view (cycled over the k views)
+//! [[views.train]]              # one table per view (cycled over the k views)
 //! ops = [
 //!   { op = "random_resized_crop", size = 32, scale = [0.08, 1.0] },
 //!   { op = "horizontal_flip", p = 0.5 },
@@ -163,6 +163,32 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Checks every op's parameters (probabilities, ranges, sizes) without an input shape; the
+    /// error names the op by index and name. [`Pipeline::checked_shape`] also checks the ops
+    /// against an image shape.
+    pub fn validate(&self) -> Result<(), DataError> {
+        for (i, op) in self.ops.iter().enumerate() {
+            let at = |e: DataError| DataError::param("views.pipelines", format!("op {i} ({}): {e}", op_name(op)));
+            match op {
+                Op::RandomResizedCrop { size, scale, ratio } => RandomResizedCrop { size: *size, scale: *scale, ratio: *ratio }.validate().map_err(at)?,
+                Op::HorizontalFlip { p } | Op::Grayscale { p } => check_p("p", *p).map_err(at)?,
+                Op::ColorJitter { brightness, contrast, saturation, hue, p } => {
+                    ColorJitter { brightness: *brightness, contrast: *contrast, saturation: *saturation, hue: *hue }.validate().map_err(at)?;
+                    check_p("p", *p).map_err(at)?;
+                }
+                Op::GaussianBlur { kernel_size, sigma, p } => RandomGaussianBlur { kernel_size: *kernel_size, sigma: *sigma, p: *p }.validate().map_err(at)?,
+                Op::Solarize { threshold, p } => RandomSolarize { threshold: *threshold, p: *p }.validate().map_err(at)?,
+                Op::Erase { p, scale, ratio, value } => RandomErasing { p: *p, scale: *scale, ratio: *ratio, value: *value }.validate().map_err(at)?,
+                Op::ColorSpace { keep, .. } if keep.iter().any(|&c| c >= 3) => {
+                    return Err(at(DataError::param("keep", format!("{keep:?}: channel indices must be < 3"))));
+                }
+                Op::Normalize { mean, std } => check_normalization(mean, std, mean.len().max(1)).map_err(at)?,
+                Op::Rot90 | Op::Sobel | Op::ColorSpace { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
     /// The shape of a view of an image of shape `input`, or an error naming the first op that
     /// cannot take its input (e.g. a colour space on a grey image, a mean per wrong channel count).
     pub fn checked_shape(&self, input: Shape) -> Result<Shape, DataError> {
@@ -318,6 +344,20 @@ impl ViewTransform for Pipeline {
             run_ops(body, img, rng, x, tmp);
             finish(x, out);
         })
+    }
+}
+
+/// SimCLR's view for grey 28 × 28 images (the Fashion-MNIST CPU recipes' family): crop scale
+/// (0.2, 1), flip 0.5, brightness/contrast jitter 0.4 with p 0.8, no grayscale (already grey),
+/// normalised with Fashion-MNIST's mean 0.2860 and std 0.3530.
+pub fn fashion_mnist(size: usize) -> Pipeline {
+    Pipeline {
+        ops: vec![
+            Op::RandomResizedCrop { size, scale: (0.2, 1.0), ratio: default_ratio() },
+            Op::HorizontalFlip { p: 0.5 },
+            Op::ColorJitter { brightness: 0.4, contrast: 0.4, saturation: 0.0, hue: 0.0, p: 0.8 },
+            Op::Normalize { mean: vec![0.2860], std: vec![0.3530] },
+        ],
     }
 }
 

@@ -127,10 +127,8 @@ fn read_images(path: &Path, out: &mut Vec<u8>) -> Result<usize, DataError> {
     let mut file = std::fs::File::open(path).map_err(io_error(path))?;
     let len = file.metadata().map_err(io_error(path))?.len();
     let n = check_size(len, path)?;
-    out.try_reserve_exact(n * IMAGE_BYTES).map_err(|e| DataError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::OutOfMemory, format!("{n} images: {e}")),
-    })?;
+    out.try_reserve_exact(n * IMAGE_BYTES)
+        .map_err(|e| DataError::Io { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::OutOfMemory, format!("{n} images: {e}")) })?;
     const SLICE: usize = 512; // images per read: 14 MB
     let mut buf = vec![0u8; SLICE.min(n) * IMAGE_BYTES];
     let mut done = 0;
@@ -155,9 +153,7 @@ fn labelled(images: &Path, labels: &Path) -> Result<InMemoryDataset, DataError> 
     let n = read_images(images, &mut pixels)?;
     let y = read_labels(labels)?;
     if y.len() != n {
-        return Err(DataError::Mismatch {
-            problem: format!("{} holds {n} images but {} holds {} labels", images.display(), labels.display(), y.len()),
-        });
+        return Err(DataError::Mismatch { problem: format!("{} holds {n} images but {} holds {} labels", images.display(), labels.display(), y.len()) });
     }
     InMemoryDataset::new(shape(), pixels, Some(y))
 }

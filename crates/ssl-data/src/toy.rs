@@ -104,7 +104,13 @@ impl ToyDataset {
         if len == 0 {
             return Err(DataError::param("len", "0: expected at least one sample".to_string()));
         }
-        let mut ds = ToyDataset { objects, backgrounds, factors: Vec::with_capacity(len), rendered: InMemoryDataset::new(Shape { channels: 3, height: CANVAS, width: CANVAS }, vec![0; CANVAS * CANVAS * 3], None)?, seed };
+        let mut ds = ToyDataset {
+            objects,
+            backgrounds,
+            factors: Vec::with_capacity(len),
+            rendered: InMemoryDataset::new(Shape { channels: 3, height: CANVAS, width: CANVAS }, vec![0; CANVAS * CANVAS * 3], None)?,
+            seed,
+        };
         for i in 0..len {
             let mut rng = ChaCha8Rng::seed_from_u64(derive_key(&[seed, i as u64, 0x70e]));
             let f = ds.draw(&mut rng);
@@ -193,7 +199,11 @@ impl ToyDataset {
 
     /// Object classes, positions (y, x) and background classes of every sample.
     pub fn factor_table(&self) -> (Vec<u32>, Vec<(usize, usize)>, Vec<u32>) {
-        (self.factors.iter().map(|f| f.object_class).collect(), self.factors.iter().map(|f| f.position).collect(), self.factors.iter().map(|f| f.background).collect())
+        (
+            self.factors.iter().map(|f| f.object_class).collect(),
+            self.factors.iter().map(|f| f.position).collect(),
+            self.factors.iter().map(|f| f.background).collect(),
+        )
     }
 
     /// Two renderings of sample `i` that share exactly the factors in `share`; the others are

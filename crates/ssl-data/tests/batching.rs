@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use ssl_data::{make_batch, Dataset, InMemoryDataset, Loader, LoaderConfig, Shape, SimclrView};
+use ssl_data::pipeline::fashion_mnist;
+use ssl_data::{make_batch, Dataset, InMemoryDataset, Loader, LoaderConfig, Shape};
 
 fn toy(n: usize) -> InMemoryDataset {
     let shape = Shape { channels: 1, height: 28, width: 28 };
@@ -13,7 +14,7 @@ fn toy(n: usize) -> InMemoryDataset {
 #[test]
 fn batch_is_identical_whatever_the_thread_count() {
     let ds = toy(37);
-    let view = SimclrView::fashion_mnist(28);
+    let view = fashion_mnist(28);
     let idx: Vec<usize> = (0..37).rev().collect();
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let many = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
@@ -26,7 +27,7 @@ fn batch_is_identical_whatever_the_thread_count() {
 #[test]
 fn views_differ_and_depend_on_epoch() {
     let ds = toy(4);
-    let view = SimclrView::fashion_mnist(28);
+    let view = fashion_mnist(28);
     let b0 = make_batch(&ds, &view, &[0, 1, 2, 3], 2, 1, 0);
     let per = 28 * 28;
     // View 0 and view 1 of image 0 are different draws.
@@ -38,12 +39,9 @@ fn views_differ_and_depend_on_epoch() {
 #[test]
 fn loader_covers_each_image_once_per_epoch() {
     let ds = Arc::new(toy(50));
-    let loader = Loader::new(
-        ds.clone(),
-        Arc::new(SimclrView::fashion_mnist(28)),
-        LoaderConfig { batch_size: 8, views: 2, seed: 3, drop_last: false, ..Default::default() },
-    )
-    .unwrap();
+    let loader =
+        Loader::new(ds.clone(), Arc::new(fashion_mnist(28)), LoaderConfig { batch_size: 8, views: 2, seed: 3, drop_last: false, ..Default::default() })
+            .unwrap();
     let mut seen: Vec<usize> = loader.epoch(0).flat_map(|b| b.unwrap().indices).collect();
     assert_ne!(seen, (0..50).collect::<Vec<_>>(), "epoch order is shuffled");
     seen.sort();
@@ -58,7 +56,7 @@ fn loader_covers_each_image_once_per_epoch() {
 #[test]
 fn loader_rejects_bad_configs() {
     let ds = Arc::new(toy(5));
-    let view = Arc::new(SimclrView::fashion_mnist(28));
+    let view = Arc::new(fashion_mnist(28));
     for cfg in [
         LoaderConfig { views: 0, ..Default::default() },
         LoaderConfig { views: 65, ..Default::default() },
@@ -73,7 +71,7 @@ fn loader_rejects_bad_configs() {
 #[test]
 fn dropping_an_epoch_early_stops_the_worker() {
     let ds = Arc::new(toy(64));
-    let loader = Loader::new(ds, Arc::new(SimclrView::fashion_mnist(28)), LoaderConfig { batch_size: 4, ..Default::default() }).unwrap();
+    let loader = Loader::new(ds, Arc::new(fashion_mnist(28)), LoaderConfig { batch_size: 4, ..Default::default() }).unwrap();
     let mut it = loader.epoch(0);
     assert!(it.next().is_some());
     drop(it); // must not hang

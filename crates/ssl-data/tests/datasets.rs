@@ -220,8 +220,7 @@ fn image_folder_classes_layout_and_order() {
     let listing = scan_folder(root).unwrap();
     // Code point order, like torchvision's sorted(): upper case first.
     assert_eq!(listing.classes.as_deref(), Some(&["Zebra".to_string(), "cat".into(), "dog".into()][..]));
-    let names: Vec<String> =
-        listing.files.iter().map(|f| f.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/")).collect();
+    let names: Vec<String> = listing.files.iter().map(|f| f.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/")).collect();
     assert_eq!(names, ["Zebra/z.png", "cat/A.PNG", "cat/b.png", "cat/more/c.bmp", "dog/d.ppm"]);
 
     let ds = image_folder(root, &FolderOptions::default()).unwrap();
@@ -420,9 +419,7 @@ fn npy_errors_name_the_file() {
     assert_names(&err_text(npy_images(write("weird.npy", &weird))), "weird.npy", &["no 'shape'"]);
 
     let x = write("x.npy", &npy("|u1", false, &[2, 1, 1], &[1, 2], 1));
-    let lab = |name: &str, descr: &str, shape: &[usize], data: &[u8]| {
-        err_text(npy_images_labels(&x, write(name, &npy(descr, false, shape, data, 1))))
-    };
+    let lab = |name: &str, descr: &str, shape: &[usize], data: &[u8]| err_text(npy_images_labels(&x, write(name, &npy(descr, false, shape, data, 1))));
     let e = lab("y3.npy", "|u1", &[3], &[0, 1, 2]);
     assert_names(&e, "x.npy", &["y3.npy", "2 images", "3 labels"]);
     let e = lab("y2d.npy", "|u1", &[2, 1], &[0, 1]);
@@ -572,9 +569,34 @@ fn garbled_bytes_never_panic() {
 #[test]
 fn random_npy_headers_never_panic() {
     const TOKENS: [&str; 28] = [
-        "{", "}", "(", ")", "[", "]", ",", ":", " ", "'descr'", "'|u1'", "'<i8'", "'>u2'", "'<f4'", "'|b1'",
-        "'fortran_order'", "True", "False", "'shape'", "None", "1", "2", "3", "0", "-1", "18446744073709551617",
-        "99999999999999999999999999999999999999999999", "'unterminated",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        ":",
+        " ",
+        "'descr'",
+        "'|u1'",
+        "'<i8'",
+        "'>u2'",
+        "'<f4'",
+        "'|b1'",
+        "'fortran_order'",
+        "True",
+        "False",
+        "'shape'",
+        "None",
+        "1",
+        "2",
+        "3",
+        "0",
+        "-1",
+        "18446744073709551617",
+        "99999999999999999999999999999999999999999999",
+        "'unterminated",
     ];
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut ok = 0;
@@ -584,8 +606,8 @@ fn random_npy_headers_never_panic() {
             // A well-formed dict with random values.
             let pick = |rng: &mut ChaCha8Rng| TOKENS[rng.random_range(9..TOKENS.len())];
             let dims: Vec<usize> = (0..rng.random_range(0..6)).map(|_| rng.random_range(0..4)).collect();
-            let (descr, size) = [("'|u1'", 1), ("'<i8'", 8), ("'>i2'", 2), ("'<u4'", 4), ("'<f4'", 4), ("'|b1'", 1), ("'u1'", 1), ("'<U3'", 12)]
-                [rng.random_range(0..8)];
+            let (descr, size) =
+                [("'|u1'", 1), ("'<i8'", 8), ("'>i2'", 2), ("'<u4'", 4), ("'<f4'", 4), ("'|b1'", 1), ("'u1'", 1), ("'<U3'", 12)][rng.random_range(0..8)];
             // Usually exactly the data the header asks for.
             if rng.random_bool(0.7) {
                 n = size * dims.iter().product::<usize>();

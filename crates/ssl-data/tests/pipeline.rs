@@ -71,7 +71,15 @@ fn recipes_have_the_published_structure() {
     assert!(matches!(s.ops[4], Op::GaussianBlur { kernel_size: 23, p, .. } if p == 0.5));
     assert_eq!(simclr(32, 0.5, false, m.clone(), m.clone()).ops.len(), 5);
     let [a, b] = byol(96, true, m.clone(), m.clone());
-    let probs = |p: &Pipeline| p.ops.iter().filter_map(|o| match o { Op::GaussianBlur { p, .. } | Op::Solarize { p, .. } => Some(*p), _ => None }).collect::<Vec<_>>();
+    let probs = |p: &Pipeline| {
+        p.ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::GaussianBlur { p, .. } | Op::Solarize { p, .. } => Some(*p),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
     assert_eq!(probs(&a), vec![1.0, 0.0]);
     assert_eq!(probs(&b), vec![0.1, 0.2]);
     // Asymmetric views in one batch: view 0 uses pipeline a, view 1 pipeline b.

@@ -33,9 +33,7 @@ fn every_op_matches_torchvision_within_one_level() {
         let u = |k: &str| p[k].as_u64().unwrap() as usize;
         let mut img = images[case["image"].as_str().unwrap()].clone();
         let out = match op {
-            "resized_crop" => {
-                resized_crop(&img, CropBox { top: u("top"), left: u("left"), height: u("height"), width: u("width") }, u("out_h"), u("out_w"))
-            }
+            "resized_crop" => resized_crop(&img, CropBox { top: u("top"), left: u("left"), height: u("height"), width: u("width") }, u("out_h"), u("out_w")),
             "hflip" => {
                 hflip(&mut img);
                 img

@@ -20,9 +20,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use ssl_io::AtomicError;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
+use crate::error::{ModelError, Result};
 use crate::optim::Optimizer;
 
 /// Where training stands, saved with every checkpoint.
@@ -48,27 +50,33 @@ fn one() -> f64 {
     1.0
 }
 
-/// The temporary sibling a file is written to before the rename.
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".partial");
-    path.with_file_name(name)
+/// A failed atomic write as a [`ModelError`]; `write` turns the writer's own error into one.
+fn atomic_error<E>(e: AtomicError<E>, write: impl FnOnce(PathBuf, E) -> ModelError) -> ModelError {
+    match e {
+        AtomicError::Write { path, source } => write(path, source),
+        AtomicError::Io { path, action, source } => {
+            let action = match action {
+                "sync the temporary file" => "cannot sync the temporary file",
+                "rename the temporary file into place" => "cannot move the temporary file into place",
+                _ => "cannot write",
+            };
+            ModelError::Io { path, action, source }
+        }
+        AtomicError::Exists { path } => ModelError::Io { path, action: "already exists", source: std::io::ErrorKind::AlreadyExists.into() },
+    }
 }
 
-/// Writes named tensors to `path` atomically.
-pub fn write_tensors_atomic(path: &Path, named: &[(String, Tensor)]) -> Result<(), String> {
-    let tmp = temp_path(path);
+/// Writes named tensors to `path` atomically (`ssl_io::write_atomic`: a temporary sibling, then a
+/// rename), so an interrupted write never destroys the previous file.
+pub fn write_tensors_atomic(path: &Path, named: &[(String, Tensor)]) -> Result<()> {
     let cpu: Vec<(String, Tensor)> = named.iter().map(|(n, t)| (n.clone(), t.to_device(Device::Cpu).contiguous())).collect();
-    Tensor::write_safetensors(&cpu, &tmp).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("{}: cannot write: {e}", tmp.display())
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot move {} to {}: {e}", tmp.display(), path.display()))
+    ssl_io::write_atomic(path, |tmp| Tensor::write_safetensors(&cpu, tmp))
+        .map_err(|e| atomic_error(e, |path, source| ModelError::Torch { path: Some(path), action: "cannot write", source }))
 }
 
 /// Saves `stores` (each with its name prefix), the optimiser state and `state` to `path`
 /// (`.safetensors`), and a readable `path.with_extension("json")`, each atomically.
-pub fn save(path: &Path, stores: &[(&str, &VarStore)], optimizer: Option<&Optimizer>, state: &TrainState) -> Result<(), String> {
+pub fn save(path: &Path, stores: &[(&str, &VarStore)], optimizer: Option<&Optimizer>, state: &TrainState) -> Result<()> {
     let mut named: Vec<(String, Tensor)> = Vec::new();
     for (prefix, vs) in stores {
         let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
@@ -78,71 +86,73 @@ pub fn save(path: &Path, stores: &[(&str, &VarStore)], optimizer: Option<&Optimi
     if let Some(opt) = optimizer {
         named.extend(opt.state_tensors());
     }
-    let json = serde_json::to_string(state).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(state).map_err(|source| ModelError::SerializeState { source })?;
     named.push(("state/json".into(), Tensor::from_slice(json.as_bytes())));
     write_tensors_atomic(path, &named)?;
-    let side = path.with_extension("json");
-    let tmp = temp_path(&side);
-    let pretty = serde_json::to_string_pretty(state).map_err(|e| e.to_string())?;
-    std::fs::write(&tmp, pretty).map_err(|e| format!("{}: cannot write: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &side).map_err(|e| format!("cannot move {} to {}: {e}", tmp.display(), side.display()))
+    let pretty = serde_json::to_string_pretty(state).map_err(|source| ModelError::SerializeState { source })?;
+    ssl_io::write_bytes_atomic(path.with_extension("json"), pretty).map_err(|e| atomic_error(e, |_, never| match never {}))
 }
 
 /// Reads every tensor of a `.safetensors` file; the error names the file.
-pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, String> {
+pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     if !path.is_file() {
-        return Err(format!("{}: no such checkpoint file", path.display()));
+        return Err(ModelError::NoSuchFile { path: path.to_path_buf() });
     }
-    Tensor::read_safetensors(path).map_err(|e| format!("{}: not a readable safetensors file ({e})", path.display()))
+    Tensor::read_safetensors(path).map_err(|source| ModelError::NotSafetensors { path: path.to_path_buf(), source })
+}
+
+/// The [`TrainState`] held by the `state/json` entry of the tensors of checkpoint `path`.
+fn parse_state(path: &Path, named: &[(String, Tensor)]) -> Result<TrainState> {
+    let t = named.iter().find(|(n, _)| n == "state/json").ok_or_else(|| ModelError::NotACheckpoint { path: path.to_path_buf() })?;
+    let bytes: Vec<u8> = Vec::<u8>::try_from(t.1.to_kind(Kind::Uint8)).map_err(|source| ModelError::Torch {
+        path: Some(path.to_path_buf()),
+        action: "cannot read state/json",
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| ModelError::BadState { path: path.to_path_buf(), source })
 }
 
 /// Loads a checkpoint written by [`save`] into `stores` (same prefixes) and `optimizer`, and
 /// returns its [`TrainState`]. Every variable must be present with its shape; errors name the
 /// file and the variable, and leave nothing half-loaded only in the sense that the caller should
 /// discard the stores on error.
-pub fn load(path: &Path, stores: &mut [(&str, &mut VarStore)], optimizer: Option<&mut Optimizer>) -> Result<TrainState, String> {
+pub fn load(path: &Path, stores: &mut [(&str, &mut VarStore)], optimizer: Option<&mut Optimizer>) -> Result<TrainState> {
     let named = read_tensors(path)?;
+    let state = parse_state(path, &named)?;
     let by_name: HashMap<&str, &Tensor> = named.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let state_bytes = by_name.get("state/json").ok_or_else(|| format!("{}: no state/json entry; not a checkpoint of this toolkit", path.display()))?;
-    let bytes: Vec<u8> = Vec::<u8>::try_from(state_bytes.to_kind(Kind::Uint8)).map_err(|e| format!("{}: state/json: {e}", path.display()))?;
-    let state: TrainState = serde_json::from_slice(&bytes).map_err(|e| format!("{}: state/json is not a training state: {e}", path.display()))?;
     for (prefix, vs) in stores.iter_mut() {
         let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, var) in vars.iter_mut() {
             let key = format!("{prefix}{name}");
-            let src = by_name.get(key.as_str()).ok_or_else(|| format!("{}: missing variable `{key}`", path.display()))?;
+            let Some(src) = by_name.get(key.as_str()) else {
+                return Err(ModelError::MissingVariable { path: path.to_path_buf(), name: key });
+            };
             if src.size() != var.size() {
-                return Err(format!("{}: `{key}` has shape {:?}, the model expects {:?}", path.display(), src.size(), var.size()));
+                return Err(ModelError::ShapeMismatch { path: path.to_path_buf(), name: key, found: src.size(), expected: var.size() });
             }
             tch::no_grad(|| var.copy_(&src.to_device(var.device()).to_kind(var.kind())));
         }
     }
     if let Some(opt) = optimizer {
-        opt.load_state(&named).map_err(|e| format!("{}: {e}", path.display()))?;
+        opt.load_state(&named).map_err(|e| e.in_file(path))?;
     }
     Ok(state)
 }
 
 /// Reads only the [`TrainState`] of a checkpoint.
-pub fn read_state(path: &Path) -> Result<TrainState, String> {
-    let named = read_tensors(path)?;
-    let t = named.iter().find(|(n, _)| n == "state/json").ok_or_else(|| format!("{}: no state/json entry", path.display()))?;
-    let bytes: Vec<u8> = Vec::<u8>::try_from(t.1.to_kind(Kind::Uint8)).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("{}: state/json: {e}", path.display()))
+pub fn read_state(path: &Path) -> Result<TrainState> {
+    parse_state(path, &read_tensors(path)?)
 }
 
 /// Writes the variables of `vs` under `prefix` (e.g. `"backbone."`) with the prefix removed —
 /// torchvision's names — plus an int64 `num_batches_tracked` (= `batches_tracked`) beside every
 /// BatchNorm's `running_mean`, atomically to `path`.
-pub fn export_backbone(vs: &VarStore, prefix: &str, path: &Path, batches_tracked: i64) -> Result<usize, String> {
-    let mut named: Vec<(String, Tensor)> = vs
-        .variables()
-        .into_iter()
-        .filter_map(|(n, t)| n.strip_prefix(prefix).map(|s| (s.to_string(), t.detach())))
-        .collect();
+pub fn export_backbone(vs: &VarStore, prefix: &str, path: &Path, batches_tracked: i64) -> Result<usize> {
+    let mut named: Vec<(String, Tensor)> =
+        vs.variables().into_iter().filter_map(|(n, t)| n.strip_prefix(prefix).map(|s| (s.to_string(), t.detach()))).collect();
     if named.is_empty() {
-        return Err(format!("no variable starts with `{prefix}`"));
+        return Err(ModelError::NoVariableWithPrefix { prefix: prefix.to_string() });
     }
     let bns: Vec<String> = named.iter().filter_map(|(n, _)| n.strip_suffix(".running_mean").map(str::to_string)).collect();
     for bn in bns {

@@ -4,6 +4,8 @@
 use tch::nn::{self, Init, ModuleT};
 use tch::Tensor;
 
+use crate::error::{ModelError, Result};
+
 /// Shape of an MLP head.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,12 +55,12 @@ impl MlpConfig {
     }
 
     /// Checks the shape; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
         if self.dims.len() < 2 {
-            return Err(format!("head dims {:?}: need at least [input, output]", self.dims));
+            return Err(ModelError::HeadTooShallow { dims: self.dims.clone() });
         }
-        if let Some(d) = self.dims.iter().find(|&&d| d < 1) {
-            return Err(format!("head dims {:?}: width {d} must be >= 1", self.dims));
+        if let Some(&width) = self.dims.iter().find(|&&d| d < 1) {
+            return Err(ModelError::HeadWidth { dims: self.dims.clone(), width });
         }
         Ok(())
     }

@@ -16,6 +16,8 @@
 //!   torchvision-loadable backbone export.
 //! * [`device`]: picks CUDA when present; [`seed`]: seeded construction that other threads'
 //!   draws from libtorch's process-wide generator cannot disturb.
+//! * [`error`]: [`ModelError`], the error of every fallible function here, naming the file, the
+//!   variable or the setting and keeping the cause (I/O, libtorch, JSON) as its `source()`.
 //!
 //! ```no_run
 //! use ssl_models::{resnet::{ResNet, ResNetConfig}, head::{Mlp, MlpConfig}};
@@ -34,6 +36,7 @@ pub mod amp;
 pub mod checkpoint;
 pub mod device;
 pub mod ema;
+pub mod error;
 pub mod head;
 pub mod optim;
 pub mod resnet;
@@ -41,6 +44,7 @@ pub mod schedule;
 pub mod seed;
 
 pub use device::{pick_device, DeviceChoice};
+pub use error::{ModelError, OptimizerStateError, Result};
 pub use head::{Mlp, MlpConfig};
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
 pub use resnet::{ResNet, ResNetConfig, Stem};

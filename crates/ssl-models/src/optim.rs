@@ -21,6 +21,8 @@ use std::collections::BTreeMap;
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
+use crate::error::{ModelError, OptimizerStateError, Result};
+
 /// Which update rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,9 +62,10 @@ pub struct OptimizerConfig {
     #[serde(default = "default_true")]
     pub clip_lr: bool,
     /// Exclude biases and BatchNorm parameters (every 1-D parameter) from weight decay and from
-    /// LARS adaptation (LARS default true; for SGD/Adam/AdamW false, as PyTorch).
-    #[serde(default)]
-    pub exclude_bias_and_norm: bool,
+    /// LARS adaptation; `None`: the rule's default (LARS true; SGD/Adam/AdamW false, as PyTorch),
+    /// see [`OptimizerConfig::excludes_bias_and_norm`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_bias_and_norm: Option<bool>,
 }
 
 fn default_momentum() -> f64 {
@@ -82,7 +85,8 @@ fn default_true() -> bool {
 }
 
 impl OptimizerConfig {
-    /// Defaults of `kind` (LARS: η 0.02, clipping, bias/BN excluded; others PyTorch's).
+    /// Defaults of `kind` (LARS: η 0.02, clipping, bias/BN excluded; others PyTorch's); the
+    /// exclusion is left to the rule's default (`exclude_bias_and_norm: None`).
     pub fn new(kind: OptimizerKind) -> Self {
         OptimizerConfig {
             kind,
@@ -92,27 +96,34 @@ impl OptimizerConfig {
             eps: default_eps(),
             eta: default_eta(),
             clip_lr: true,
-            exclude_bias_and_norm: kind == OptimizerKind::Lars,
+            exclude_bias_and_norm: None,
         }
     }
 
+    /// Whether biases and BatchNorm parameters are excluded from weight decay and LARS
+    /// adaptation: `exclude_bias_and_norm` when set, else the rule's default (true for LARS,
+    /// false for SGD, Adam and AdamW).
+    pub fn excludes_bias_and_norm(&self) -> bool {
+        self.exclude_bias_and_norm.unwrap_or(self.kind == OptimizerKind::Lars)
+    }
+
     /// Checks the ranges; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        let bad = |f: &str, v: f64, want: &str| Err(format!("optimizer.{f} = {v}: expected {want}"));
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &'static str, v: f64, expected: &'static str| Err(ModelError::Config { field, value: v.to_string(), expected });
         if !(0.0..1.0).contains(&self.momentum) {
-            return bad("momentum", self.momentum, "0 <= momentum < 1");
+            return bad("optimizer.momentum", self.momentum, "0 <= momentum < 1");
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
-            return bad("weight_decay", self.weight_decay, "a finite value >= 0");
+            return bad("optimizer.weight_decay", self.weight_decay, "a finite value >= 0");
         }
         if !(0.0..1.0).contains(&self.betas.0) || !(0.0..1.0).contains(&self.betas.1) {
-            return Err(format!("optimizer.betas = {:?}: expected both in [0, 1)", self.betas));
+            return Err(ModelError::Config { field: "optimizer.betas", value: format!("{:?}", self.betas), expected: "both in [0, 1)" });
         }
         if !(self.eps > 0.0) {
-            return bad("eps", self.eps, "> 0");
+            return bad("optimizer.eps", self.eps, "> 0");
         }
         if !(self.eta > 0.0) {
-            return bad("eta", self.eta, "> 0");
+            return bad("optimizer.eta", self.eta, "> 0");
         }
         Ok(())
     }
@@ -137,14 +148,15 @@ pub struct Optimizer {
 
 impl Optimizer {
     /// Collects the trainable variables of `vs` (sorted by name).
-    pub fn new(vs: &VarStore, cfg: OptimizerConfig) -> Result<Self, String> {
+    pub fn new(vs: &VarStore, cfg: OptimizerConfig) -> Result<Self> {
         cfg.validate()?;
         let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let exclude = cfg.excludes_bias_and_norm();
         let params = vars
             .into_iter()
             .map(|(name, tensor)| {
-                let adapted = !(cfg.exclude_bias_and_norm && tensor.dim() <= 1);
+                let adapted = !(exclude && tensor.dim() <= 1);
                 Param { name, tensor, adapted }
             })
             .collect();
@@ -254,7 +266,7 @@ impl Optimizer {
 
     /// Restores the state written by [`Optimizer::state_tensors`]; every state tensor must belong
     /// to a parameter of this optimiser and have its shape.
-    pub fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), String> {
+    pub fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<()> {
         let mut state = BTreeMap::new();
         let mut steps = None;
         for (name, t) in named {
@@ -263,17 +275,21 @@ impl Optimizer {
                 steps = Some(t.int64_value(&[0]));
                 continue;
             }
-            let (param, slot) = key.rsplit_once('/').ok_or_else(|| format!("optimizer state `{name}`: expected optimizer/<param>/<slot>"))?;
-            let p = self.params.iter().find(|p| p.name == param).ok_or_else(|| format!("optimizer state `{name}`: the model has no parameter `{param}`"))?;
+            let (param, slot) = key.rsplit_once('/').ok_or_else(|| OptimizerStateError::BadName { name: name.clone() })?;
+            let p = self
+                .params
+                .iter()
+                .find(|p| p.name == param)
+                .ok_or_else(|| OptimizerStateError::UnknownParameter { name: name.clone(), param: param.to_string() })?;
             if t.size() != p.tensor.size() {
-                return Err(format!("optimizer state `{name}`: shape {:?}, the parameter has {:?}", t.size(), p.tensor.size()));
+                return Err(OptimizerStateError::ShapeMismatch { name: name.clone(), found: t.size(), expected: p.tensor.size() }.into());
             }
             if !["momentum", "exp_avg", "exp_avg_sq"].contains(&slot) {
-                return Err(format!("optimizer state `{name}`: unknown slot `{slot}`"));
+                return Err(OptimizerStateError::UnknownSlot { name: name.clone(), slot: slot.to_string() }.into());
             }
             state.insert(key.to_string(), t.to_device(p.tensor.device()).to_kind(p.tensor.kind()));
         }
-        self.steps = steps.ok_or("the checkpoint has no optimizer/steps")?;
+        self.steps = steps.ok_or(OptimizerStateError::NoSteps)?;
         self.state = state;
         Ok(())
     }

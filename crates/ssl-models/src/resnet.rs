@@ -78,11 +78,7 @@ fn conv(p: &nn::Path, cin: i64, cout: i64, k: i64, stride: i64, padding: i64) ->
 
 /// BatchNorm initialised as torchvision (weight 1, bias 0), not tch's uniform default.
 fn bn(p: &nn::Path, c: i64, zero: bool) -> nn::BatchNorm {
-    let cfg = nn::BatchNormConfig {
-        ws_init: Init::Const(if zero { 0.0 } else { 1.0 }),
-        bs_init: Init::Const(0.0),
-        ..Default::default()
-    };
+    let cfg = nn::BatchNormConfig { ws_init: Init::Const(if zero { 0.0 } else { 1.0 }), bs_init: Init::Const(0.0), ..Default::default() };
     nn::batch_norm2d(p, c, cfg)
 }
 
@@ -113,8 +109,8 @@ impl Block {
                 vec![bn(&(p / "bn1"), planes, false), bn(&(p / "bn2"), planes, false), bn(&(p / "bn3"), cout, zero_init)],
             )
         };
-        let downsample = (stride != 1 || cin != cout)
-            .then(|| (conv(&(p / "downsample" / "0"), cin, cout, 1, stride, 0), bn(&(p / "downsample" / "1"), cout, false)));
+        let downsample =
+            (stride != 1 || cin != cout).then(|| (conv(&(p / "downsample" / "0"), cin, cout, 1, stride, 0), bn(&(p / "downsample" / "1"), cout, false)));
         Block { convs, bns, downsample }
     }
 

@@ -4,7 +4,7 @@
 use ssl_models::checkpoint::{self, TrainState};
 use ssl_models::ema::{copy_weights, ema_update};
 use ssl_models::schedule::{ema_tau_at, lr_at, scaled_lr};
-use ssl_models::{Mlp, MlpConfig, Optimizer, OptimizerConfig, OptimizerKind};
+use ssl_models::{DeviceChoice, Mlp, MlpConfig, ModelError, Optimizer, OptimizerConfig, OptimizerKind, OptimizerStateError};
 use tch::nn::{self, ModuleT, OptimizerConfig as _, VarStore};
 use tch::{Device, Kind, Tensor};
 
@@ -109,12 +109,13 @@ fn sgd_adam_adamw_match_libtorch() {
 #[test]
 fn bias_and_norm_exclusion_skips_weight_decay() {
     let (vs, mlp) = model(2);
-    let cfg = OptimizerConfig { weight_decay: 0.5, momentum: 0.0, exclude_bias_and_norm: true, ..OptimizerConfig::new(OptimizerKind::Sgd) };
+    let cfg = OptimizerConfig { weight_decay: 0.5, momentum: 0.0, exclude_bias_and_norm: Some(true), ..OptimizerConfig::new(OptimizerKind::Sgd) };
     let mut opt = Optimizer::new(&vs, cfg).unwrap();
     let before: std::collections::HashMap<String, Tensor> = vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect();
     opt.zero_grad();
     loss(&mlp, 0).backward();
-    let grads: std::collections::HashMap<String, Tensor> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).map(|(n, t)| (n, t.grad().copy())).collect();
+    let grads: std::collections::HashMap<String, Tensor> =
+        vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).map(|(n, t)| (n, t.grad().copy())).collect();
     opt.step(0.1);
     for (n, t) in vs.variables().into_iter().filter(|(_, t)| t.requires_grad()) {
         let decay = if t.dim() > 1 { 0.5 } else { 0.0 };
@@ -199,19 +200,151 @@ fn bad_checkpoints_are_errors_naming_the_file() {
     let (mut vs, _) = model(1);
     let garbage = dir.path().join("garbage.safetensors");
     std::fs::write(&garbage, b"not a checkpoint").unwrap();
-    let e = checkpoint::load(&garbage, &mut [("", &mut vs)], None).unwrap_err();
+    let e = checkpoint::load(&garbage, &mut [("", &mut vs)], None).unwrap_err().to_string();
     assert!(e.contains("garbage.safetensors"), "{e}");
     let missing = dir.path().join("missing.safetensors");
-    assert!(checkpoint::load(&missing, &mut [("", &mut vs)], None).unwrap_err().contains("missing.safetensors"));
+    assert!(checkpoint::load(&missing, &mut [("", &mut vs)], None).unwrap_err().to_string().contains("missing.safetensors"));
     // A checkpoint of a different model: the variable is named.
     let other = dir.path().join("other.safetensors");
     let vs_small = VarStore::new(Device::Cpu);
     let _ = Mlp::new(&(vs_small.root() / "head"), &MlpConfig { dims: vec![5, 4, 3], batch_norm: true });
-    checkpoint::save(&other, &[("", &vs_small)], None, &TrainState { epoch: 0, step: 0, finished: false, seed: 0, loss_scale: 1.0, extra: serde_json::Value::Null }).unwrap();
-    let e = checkpoint::load(&other, &mut [("", &mut vs)], None).unwrap_err();
+    checkpoint::save(
+        &other,
+        &[("", &vs_small)],
+        None,
+        &TrainState { epoch: 0, step: 0, finished: false, seed: 0, loss_scale: 1.0, extra: serde_json::Value::Null },
+    )
+    .unwrap();
+    let e = checkpoint::load(&other, &mut [("", &mut vs)], None).unwrap_err().to_string();
     assert!(e.contains("head.0.weight") && e.contains("shape"), "{e}");
     // An interrupted write leaves the previous file intact: the temporary name is never the target.
     assert!(!dir.path().join("other.safetensors.partial").exists());
+}
+
+#[test]
+fn checkpoint_errors_keep_their_cause() {
+    use std::error::Error as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut vs, _) = model(1);
+    // A garbage file: the libtorch / safetensors error is the source, the message names the file.
+    let garbage = dir.path().join("garbage.safetensors");
+    std::fs::write(&garbage, b"not a checkpoint").unwrap();
+    let e = checkpoint::load(&garbage, &mut [("", &mut vs)], None).unwrap_err();
+    assert!(matches!(e, ModelError::NotSafetensors { .. }), "{e:?}");
+    assert!(e.source().is_some(), "{e:?}");
+    assert!(e.to_string().contains("garbage.safetensors"), "{e}");
+    // The cause is not repeated in the message: anyhow's `{:#}` (the binaries) prints the chain.
+    assert!(!e.to_string().contains(&e.source().unwrap().to_string()), "the message repeats the cause: {e}");
+    assert_eq!(e.path(), Some(garbage.as_path()));
+    let e = checkpoint::read_state(&garbage).unwrap_err();
+    assert!(e.source().is_some() && e.to_string().contains("garbage.safetensors"), "{e}");
+    // No file at all.
+    let e = checkpoint::read_state(&dir.path().join("nothing.safetensors")).unwrap_err();
+    assert!(matches!(e, ModelError::NoSuchFile { .. }) && e.to_string().contains("nothing.safetensors"), "{e}");
+    // A safetensors file that is not a checkpoint (no state/json).
+    let bare = dir.path().join("bare.safetensors");
+    checkpoint::write_tensors_atomic(&bare, &[("x".into(), Tensor::from_slice(&[1.0f32]))]).unwrap();
+    let e = checkpoint::load(&bare, &mut [("", &mut vs)], None).unwrap_err();
+    assert!(matches!(e, ModelError::NotACheckpoint { .. }) && e.to_string().contains("bare.safetensors") && e.to_string().contains("state/json"), "{e}");
+    // Writing into a folder that does not exist: the I/O cause is kept.
+    let state = TrainState { epoch: 0, step: 0, finished: false, seed: 0, loss_scale: 1.0, extra: serde_json::Value::Null };
+    let e = checkpoint::save(&dir.path().join("no/such/dir/c.safetensors"), &[("", &vs)], None, &state).unwrap_err();
+    assert!(e.source().is_some() && e.to_string().contains("c.safetensors") && e.to_string().contains("cannot write"), "{e}");
+}
+
+#[test]
+fn a_missing_variable_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.safetensors");
+    let (vs, _) = model(1);
+    let state = TrainState { epoch: 0, step: 0, finished: false, seed: 0, loss_scale: 1.0, extra: serde_json::Value::Null };
+    checkpoint::save(&path, &[("", &vs)], None, &state).unwrap();
+    // The online network loads; a momentum encoder (prefix `momentum/`) is not in the file.
+    let (mut online, _) = model(2);
+    let (mut target, _) = model(3);
+    let e = checkpoint::load(&path, &mut [("", &mut online), ("momentum/", &mut target)], None).unwrap_err();
+    match &e {
+        ModelError::MissingVariable { path: p, name } => {
+            assert_eq!(p, &path);
+            assert!(name.starts_with("momentum/head."), "{name}");
+        }
+        other => panic!("expected MissingVariable, got {other:?}"),
+    }
+    let msg = e.to_string();
+    assert!(msg.contains("checkpoint.safetensors") && msg.contains("missing variable `momentum/head."), "{msg}");
+    // Optimiser state of another model: the file and the state entry are named.
+    let (vs_other, _) = {
+        let vs = VarStore::new(Device::Cpu);
+        let mlp = Mlp::new(&(vs.root() / "other"), &MlpConfig { dims: vec![5, 7, 3], batch_norm: true });
+        (vs, mlp)
+    };
+    let mut opt_other = Optimizer::new(&vs_other, OptimizerConfig::new(OptimizerKind::Sgd)).unwrap();
+    let (vs_a, mlp_a) = model(4);
+    let mut opt_a = Optimizer::new(&vs_a, OptimizerConfig::new(OptimizerKind::Sgd)).unwrap();
+    opt_a.zero_grad();
+    loss(&mlp_a, 0).backward();
+    opt_a.step(0.1);
+    checkpoint::save(&path, &[("", &vs_a)], Some(&opt_a), &state).unwrap();
+    let mut plain = VarStore::new(Device::Cpu);
+    let e = checkpoint::load(&path, &mut [("", &mut plain)], Some(&mut opt_other)).unwrap_err();
+    assert!(matches!(&e, ModelError::OptimizerState { path: Some(p), source: OptimizerStateError::UnknownParameter { .. } } if p == &path), "{e:?}");
+    // The message names the file; its cause (printed after it in a chain) names the state entry.
+    let cause = std::error::Error::source(&e).unwrap().to_string();
+    assert!(e.to_string().starts_with(&format!("{}: ", path.display())) && cause.starts_with("optimizer state `optimizer/head."), "{e}: {cause}");
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    let cfg = OptimizerConfig { momentum: 1.5, ..OptimizerConfig::new(OptimizerKind::Sgd) };
+    let e = cfg.validate().unwrap_err();
+    assert_eq!(e.to_string(), "optimizer.momentum = 1.5: expected 0 <= momentum < 1");
+    assert!(matches!(e, ModelError::Config { field: "optimizer.momentum", .. }));
+    let cfg = OptimizerConfig { betas: (0.9, 1.0), ..OptimizerConfig::new(OptimizerKind::Adam) };
+    assert_eq!(cfg.validate().unwrap_err().to_string(), "optimizer.betas = (0.9, 1.0): expected both in [0, 1)");
+    let (mut target, _) = model(1);
+    let (online, _) = model(2);
+    assert_eq!(ema_update(&mut target, &online, 1.5).unwrap_err().to_string(), "EMA momentum τ = 1.5: expected 0 <= τ <= 1");
+    assert_eq!(MlpConfig { dims: vec![4], batch_norm: false }.validate().unwrap_err().to_string(), "head dims [4]: need at least [input, output]");
+    assert_eq!(MlpConfig { dims: vec![4, 0, 2], batch_norm: false }.validate().unwrap_err().to_string(), "head dims [4, 0, 2]: width 0 must be >= 1");
+    let e = "gpu".parse::<DeviceChoice>().unwrap_err();
+    assert_eq!(e.to_string(), "unknown device `gpu`: expected cpu, cuda or auto");
+    // clap needs Err: Into<Box<dyn Error + Send + Sync>>.
+    let _: Box<dyn std::error::Error + Send + Sync + 'static> = e.into();
+    assert_eq!("cuda".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda);
+}
+
+#[test]
+fn bias_and_norm_exclusion_defaults_to_the_rule_s() {
+    for (kind, default) in [(OptimizerKind::Lars, true), (OptimizerKind::Sgd, false), (OptimizerKind::Adam, false), (OptimizerKind::Adamw, false)] {
+        let cfg = OptimizerConfig::new(kind);
+        assert_eq!(cfg.exclude_bias_and_norm, None);
+        assert_eq!(cfg.excludes_bias_and_norm(), default, "{kind:?}");
+        assert!(OptimizerConfig { exclude_bias_and_norm: Some(true), ..cfg.clone() }.excludes_bias_and_norm());
+        assert!(!OptimizerConfig { exclude_bias_and_norm: Some(false), ..cfg.clone() }.excludes_bias_and_norm());
+    }
+    // A section with only the kind gets the rule's default; unset is not serialised.
+    let lars: OptimizerConfig = serde_json::from_str(r#"{"kind": "lars"}"#).unwrap();
+    assert_eq!(lars, OptimizerConfig::new(OptimizerKind::Lars));
+    assert!(lars.excludes_bias_and_norm());
+    assert!(!serde_json::to_string(&lars).unwrap().contains("exclude_bias_and_norm"));
+    let off: OptimizerConfig = serde_json::from_str(r#"{"kind": "lars", "exclude_bias_and_norm": false}"#).unwrap();
+    assert!(!off.excludes_bias_and_norm());
+    assert_eq!(serde_json::from_str::<OptimizerConfig>(&serde_json::to_string(&off).unwrap()).unwrap(), off);
+    assert!(serde_json::from_str::<OptimizerConfig>(r#"{"kind": "sgd", "bogus": 1}"#).is_err(), "unknown fields are rejected");
+    // LARS with the default exclusion leaves 1-D parameters unadapted; with Some(false) they are.
+    let (vs, mlp) = model(8);
+    let before: std::collections::HashMap<String, Tensor> = vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect();
+    let mut opt = Optimizer::new(&vs, OptimizerConfig { weight_decay: 0.5, momentum: 0.0, ..OptimizerConfig::new(OptimizerKind::Lars) }).unwrap();
+    opt.zero_grad();
+    loss(&mlp, 0).backward();
+    let grads: std::collections::HashMap<String, Tensor> =
+        vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).map(|(n, t)| (n, t.grad().copy())).collect();
+    opt.step(0.1);
+    for (n, t) in vs.variables().into_iter().filter(|(_, t)| t.requires_grad() && t.dim() == 1) {
+        let expect = &before[&n] - &grads[&n] * 0.1;
+        let d = (&t - expect).abs().max().double_value(&[]);
+        assert!(d < 1e-6, "{n}: {d}");
+    }
 }
 
 #[test]

@@ -80,7 +80,7 @@ impl Mmcr {
     }
 
     /// The loss of already-normalised views `[k, B, d]` (k ≥ 2 checked by the caller).
-    fn from_normalized(&self, z: &Tensor) -> LossOutput {
+    fn loss_of_normalized(&self, z: &Tensor) -> LossOutput {
         let centroids = z.mean_dim([0i64].as_slice(), false, z.kind());
         let global = nuclear_norm(&centroids, self.path);
         if self.lambda == 0.0 {
@@ -100,7 +100,7 @@ impl Objective for Mmcr {
 
     fn compute(&self, views: &Tensor) -> Result<LossOutput, ObjectiveError> {
         check_views(views, 2, 1)?;
-        Ok(self.from_normalized(&l2_normalize(&at_least_f32(views))))
+        Ok(self.loss_of_normalized(&l2_normalize(&at_least_f32(views))))
     }
 }
 
@@ -121,6 +121,6 @@ impl MmcrMomentum {
         }
         let online = l2_normalize(&at_least_f32(online));
         let target = l2_normalize(&at_least_f32(&target.detach())).to_kind(online.kind());
-        Ok(self.mmcr.from_normalized(&Tensor::cat(&[online, target], 0)))
+        Ok(self.mmcr.loss_of_normalized(&Tensor::cat(&[online, target], 0)))
     }
 }

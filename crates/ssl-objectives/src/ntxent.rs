@@ -54,8 +54,7 @@ impl Objective for NtXent {
         let _ = logits.diagonal(0, 0, 1).fill_(f64::NEG_INFINITY);
         let all = logits.logsumexp([1i64].as_slice(), false);
         // Row r = v·B + i: its positives are the columns w·B + i, w ≠ v.
-        let pos_index: Vec<i64> =
-            (0..n).flat_map(|r| (0..k).filter(move |&w| w != r / b).map(move |w| w * b + r % b)).collect();
+        let pos_index: Vec<i64> = (0..n).flat_map(|r| (0..k).filter(move |&w| w != r / b).map(move |w| w * b + r % b)).collect();
         let pos_index = Tensor::from_slice(&pos_index).view([n, k - 1]).to_device(device);
         let pos = logits.gather(1, &pos_index, false).logsumexp([1i64].as_slice(), false);
         let loss = (all - pos).mean(logits.kind());

@@ -1,4 +1,5 @@
 //! Values computed by hand or by plain loops, and the edge cases.
+#![allow(clippy::needless_range_loop)] // brute-force twins index the matrices on purpose
 
 mod common;
 
@@ -137,7 +138,13 @@ fn edge_cases_are_errors_or_finite() {
     let e = Mmcr::default().compute(&randn(&[1, 8, 4], 1)).unwrap_err().to_string();
     assert!(e.contains("at least 2"), "{e}");
     // Zero embeddings: finite losses and gradients.
-    for o in [&Mmcr::default() as &dyn Objective, &Mmcr::new(0.0, NuclearNormPath::Gram).unwrap(), &NtXent::new(0.5).unwrap(), &BarlowTwins::default(), &Vicreg::default()] {
+    for o in [
+        &Mmcr::default() as &dyn Objective,
+        &Mmcr::new(0.0, NuclearNormPath::Gram).unwrap(),
+        &NtXent::new(0.5).unwrap(),
+        &BarlowTwins::default(),
+        &Vicreg::default(),
+    ] {
         let x = f32z(&[2, 4, 3]).set_requires_grad(true);
         let out = o.compute(&x).unwrap();
         assert!(out.loss.double_value(&[]).is_finite(), "{}", o.name());

@@ -2,16 +2,15 @@
 //! initialisation and raw pixels, all computed the same way; the spectral report; the plot.
 
 use anyhow::Result;
-use serde_json::json;
 use ssl_analysis::knn::{knn_accuracy, KnnConfig};
 use ssl_analysis::plot::{spectrum_png, SpectrumSeries};
-use ssl_analysis::report::{SpectrumOptions, SpectrumReport};
-use ssl_data::{Dataset, InMemoryDataset, PlainView};
+use ssl_analysis::report::{EmbeddingReport, ReportOptions, SpectrumOptions, SpectrumReport};
+use ssl_data::{Dataset, InMemoryDataset};
 use tch::Device;
 
 use crate::config::Config;
-use crate::model::{embed, raw_pixels, Network};
-use crate::run_dir::RunDir;
+use crate::network::{embed, raw_pixels, Network};
+use crate::run::{InitSpectrum, RunDir, RunReport};
 
 /// The numbers of the final evaluation.
 #[derive(Clone, Debug)]
@@ -61,16 +60,15 @@ pub fn evaluate(
     device: Device,
     run: &RunDir,
 ) -> Result<Evaluation> {
-    let sv = cfg.view();
-    let view = PlainView { mean: sv.mean, std: sv.std };
-    let knn = KnnConfig { k: cfg.eval.knn_k, temperature: cfg.eval.knn_temperature };
+    let view = cfg.views.eval_view();
+    let knn = cfg.eval.knn();
     let train_labels = train.labels().unwrap_or_default();
     let test_labels = test.labels().unwrap_or_default();
     let bs = cfg.eval.batch_size;
 
     let tr = embed(&net.backbone, train, &view, bs, device)?;
     let te = embed(&net.backbone, test, &view, bs, device)?;
-    let knn_trained = knn_accuracy(tr.view(), train_labels, te.view(), test_labels, knn)?;
+    let trained = EmbeddingReport::compute(te.view(), ReportOptions::default())?.with_knn(tr.view(), train_labels, te.view(), test_labels, knn)?;
     drop(tr);
     let tr0 = embed(&init.backbone, train, &view, bs, device)?;
     let te0 = embed(&init.backbone, test, &view, bs, device)?;
@@ -79,20 +77,24 @@ pub fn evaluate(
     let (ptr, pte) = (raw_pixels(train), raw_pixels(test));
     let knn_pixels = knn_accuracy(ptr.view(), train_labels, pte.view(), test_labels, knn)?;
 
-    run.write_atomic("embeddings.npy", |p| Ok(ssl_analysis::npy::write_matrix(p, &te)?))?;
-    run.write_atomic("labels.npy", |p| Ok(ssl_analysis::npy::write_labels(p, test_labels)?))?;
+    // The .npy writers replace atomically themselves.
+    ssl_analysis::npy::write_matrix(run.file("embeddings.npy"), &te)?;
+    ssl_analysis::npy::write_labels(run.file("labels.npy"), test_labels)?;
 
-    let spectrum = SpectrumReport::compute(te.view(), SpectrumOptions::default())?;
     let spectrum0 = SpectrumReport::compute(te0.view(), SpectrumOptions::default())?;
-    let mut report = serde_json::to_value(&spectrum)?;
-    report["collapsed_dims"] = json!(crate::monitor::collapsed_dims(&spectrum.covariance_eigenvalues, crate::monitor::COLLAPSE_THRESHOLD));
-    report["collapse_threshold"] = json!(crate::monitor::COLLAPSE_THRESHOLD);
-    report["knn_accuracy"] = json!(knn_trained);
-    report["knn_accuracy_init"] = json!(knn_init);
-    report["knn_accuracy_raw_pixels"] = json!(knn_pixels);
-    report["knn"] = json!({"k": knn.k, "temperature": knn.temperature, "bank": train.len(), "queries": test.len(), "similarity": "cosine", "weights": "exp(s/T)"});
-    report["init"] = json!({"participation_ratio": spectrum0.participation_ratio, "alpha": spectrum0.alpha, "alpha_r2": spectrum0.alpha_r2, "rankme": spectrum0.rankme});
-    run.write_text("report.json", &serde_json::to_string_pretty(&report)?)?;
+    let report = RunReport {
+        trained,
+        knn_accuracy_init: knn_init,
+        knn_accuracy_raw_pixels: knn_pixels,
+        init: InitSpectrum {
+            participation_ratio: spectrum0.participation_ratio,
+            alpha: spectrum0.alpha,
+            alpha_r2: spectrum0.alpha_r2,
+            rankme: spectrum0.rankme,
+        },
+    };
+    run.write_json("report.json", &report)?;
+    let spectrum = &report.trained.spectrum;
     run.write_atomic("spectrum.png", |p| {
         Ok(spectrum_png(
             p,
@@ -104,7 +106,7 @@ pub fn evaluate(
         )?)
     })?;
     Ok(Evaluation {
-        knn_trained,
+        knn_trained: report.trained.knn_accuracy.unwrap_or(f64::NAN),
         knn_init,
         knn_pixels,
         dim: te.ncols(),
@@ -112,6 +114,6 @@ pub fn evaluate(
         knn,
         bank: train.len(),
         queries: test.len(),
-        spectrum,
+        spectrum: report.trained.spectrum.clone(),
     })
 }

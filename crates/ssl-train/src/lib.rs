@@ -3,35 +3,33 @@
 //! The one place that joins the crates: a recipe (TOML) → dataset → views → encoder →
 //! objective → optimiser step → run folder with metrics, checkpoint, embeddings and diagnosis.
 //!
-//! A run writes `runs/<name>/`:
-//!
-//! | file | content |
+//! | module | job |
 //! |---|---|
-//! | `config.toml` | the resolved config (recipe + overrides) |
-//! | `run.json` | seed, git revision, torch version, device, command line, wall time |
-//! | `metrics.jsonl` | one JSON line per logged step (`"kind": "step"`), per epoch (`"kind": "epoch"`) and per monitor pass (`"kind": "monitor"`: PR, α, RankMe, collapsed dims, small-bank kNN) |
-//! | `checkpoint.safetensors`, `checkpoint.json` | the weights (backbone and projector, torchvision names), rewritten atomically every `checkpoint.every_epochs`, on Ctrl-C and at the end; the JSON says at which epoch/step and whether training finished |
-//! | `embeddings.npy`, `labels.npy` | test-set backbone embeddings (f32, n × d) and labels (int64) |
-//! | `report.json` | spectrum keys of `ssl_analysis::report` plus the kNN accuracies |
-//! | `spectrum.png` | log eigenvalue against rank, trained and initial encoder |
+//! | [`config`] | the recipe: parsed into [`config::RunConfig`], checked once into [`config::Config`] |
+//! | [`recipes`] | the shipped recipes |
+//! | [`dataset`], [`views`], [`network`], [`objective`] | the parts a recipe names, each with its config type |
+//! | [`trainer`] | the [`trainer::Trainer`]: new / resume, step, end_epoch, finish |
+//! | [`probe`], [`monitor`], [`evaluate`] | the online probe, the per-epoch collapse watch, the final evaluation |
+//! | [`run`] | the run folder and every file in it, typed |
+//! | [`cmd`] | one module per command of the CLI (`train` is [`trainer::train`]) |
 //!
 //! ```no_run
 //! use ssl_train::config::{Config, Source};
-//! let cfg = Config::load(&Source::Recipe("simclr-fmnist".into()), &["optimizer.epochs=1".into()])?;
-//! let run = ssl_train::train::train(&cfg, &ssl_train::train::RunOptions::default())?;
+//! let cfg = Config::load(&Source::Recipe("simclr-fmnist".into()), &["training.epochs=1".into()])?;
+//! let run = ssl_train::trainer::train(&cfg, &ssl_train::trainer::RunOptions::default())?;
 //! println!("kNN accuracy {:.4}", run.knn_trained);
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-pub mod compare;
+pub mod cmd;
 pub mod config;
-pub mod data;
-pub mod doctor;
+pub mod dataset;
 pub mod evaluate;
-pub mod export;
-pub mod model;
 pub mod monitor;
-pub mod preview;
-pub mod protocols;
-pub mod run_dir;
-pub mod train;
+pub mod network;
+pub mod objective;
+pub mod probe;
+pub mod recipes;
+pub mod run;
+pub mod trainer;
+pub mod views;

@@ -1,14 +1,16 @@
 //! The runner's command line (normally reached through `cargo xtask <task>`).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ssl_models::DeviceChoice;
-use ssl_train::config::{Config, Source, DEFAULT_RECIPE, RECIPES};
-use ssl_train::train::{train, RunOptions};
+use ssl_train::cmd::eval::Protocol;
+use ssl_train::config::{Config, Source};
+use ssl_train::recipes::DEFAULT_RECIPE;
+use ssl_train::trainer::{train, RunOptions};
 
 #[derive(Parser)]
 #[command(name = "ssl-train", about = "Self-supervised training, evaluation and diagnosis")]
@@ -27,16 +29,19 @@ enum Cmd {
         /// A recipe file (TOML).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// cpu, cuda or auto (overrides the recipe's `device`).
+        /// cpu, cuda or auto (a run option, not part of the recipe: a run resumes on any device).
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+        /// libtorch CPU threads (default: libtorch's choice, one per core).
         #[arg(long)]
-        device: Option<DeviceChoice>,
+        threads: Option<usize>,
         /// Run folder name under --runs-dir (default: <recipe>-<date>-<time>).
         #[arg(long)]
         name: Option<String>,
         /// Parent folder of run folders.
         #[arg(long, default_value = "runs")]
         runs_dir: PathBuf,
-        /// Override a recipe key, e.g. --set optimizer.lr=0.3 (repeatable).
+        /// Override a recipe key, e.g. --set schedule.lr=0.3 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
         /// Print the resolved config and exit.
@@ -85,8 +90,8 @@ enum Cmd {
         #[arg(long)]
         run: PathBuf,
         /// Comma-separated protocols: knn, linear, finetune, distill.
-        #[arg(long, default_value = "knn,linear")]
-        protocols: String,
+        #[arg(long, default_value = "knn,linear", value_delimiter = ',')]
+        protocols: Vec<Protocol>,
         /// Linear-probe epochs.
         #[arg(long, default_value_t = 5)]
         linear_epochs: usize,
@@ -156,14 +161,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Cmd::Train { recipe, config, device, name, runs_dir, mut overrides, dry_run, resume } => {
-            if let Some(d) = device {
-                overrides.push(format!("device=\"{}\"", format!("{d:?}").to_lowercase()));
-            }
+        Cmd::Train { recipe, config, device, threads, name, runs_dir, overrides, dry_run, resume } => {
             let (src, cfg) = match &resume {
                 Some(run) => {
-                    let saved = ssl_train::config::read_saved(&run.join("config.toml"))
-                        .map_err(|e| anyhow::anyhow!("cannot resume {}: {e:#}", run.display()))?;
+                    let saved =
+                        ssl_train::config::read_saved(&run.join("config.toml")).map_err(|e| anyhow::anyhow!("cannot resume {}: {e:#}", run.display()))?;
                     if recipe.is_some() || config.is_some() || !overrides.is_empty() {
                         let src = match &config {
                             Some(p) => Source::File(p.clone()),
@@ -176,7 +178,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         let asked = Config::load(&src, &overrides)?;
                         let diff = ssl_train::config::differences(&saved, &asked);
                         if !diff.is_empty() {
-                            anyhow::bail!("cannot resume {}: its config differs from the one given ({}); resume without --recipe/--config/--set, or start a new run", run.display(), diff.join(", "));
+                            anyhow::bail!(
+                                "cannot resume {}: its config differs from the one given ({}); resume without --recipe/--config/--set, or start a new run",
+                                run.display(),
+                                diff.join(", ")
+                            );
                         }
                     }
                     (Source::File(run.join("config.toml")), saved)
@@ -190,7 +196,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     (src, cfg)
                 }
             };
-            println!("# config ({src}{})\n{}", if overrides.is_empty() { String::new() } else { format!(" with --set {}", overrides.join(" ")) }, cfg.to_toml());
+            println!(
+                "# config ({src}{})\n{}",
+                if overrides.is_empty() { String::new() } else { format!(" with --set {}", overrides.join(" ")) },
+                cfg.to_toml()
+            );
             if dry_run {
                 return Ok(());
             }
@@ -203,6 +213,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             })?;
             let opts = RunOptions {
+                device,
+                threads,
                 runs_root: runs_dir,
                 name,
                 resume,
@@ -212,7 +224,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let s = train(&cfg, &opts)?;
             let Some(eval) = &s.eval else { return Ok(()) };
-            println!("\n{}", eval.table(cfg.optimizer.epochs));
+            println!("\n{}", eval.table(cfg.training.epochs));
             let r = &eval.spectrum;
             println!(
                 "test embeddings: participation ratio {:.2}, alpha {:.3} (ranks {}-{}, R² {:.3}), RankMe {:.2}",
@@ -225,16 +237,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Doctor { data_dir } => {
-            for line in ssl_train::doctor::report(&data_dir) {
+            for line in ssl_train::cmd::doctor::report(&data_dir) {
                 println!("{line}");
             }
             Ok(())
         }
         Cmd::Compare { runs, plot, markdown } => {
-            let table = ssl_train::compare::compare(&runs, &plot)?;
+            let table = ssl_train::cmd::compare::compare(&runs, &plot)?;
             if markdown {
-                let rows: Vec<_> = runs.iter().map(|r| ssl_train::compare::read_run(r)).collect::<anyhow::Result<_>>()?;
-                print!("{}", ssl_train::compare::markdown(&rows));
+                let rows: Vec<_> = runs.iter().map(|r| ssl_train::cmd::compare::read_run(r)).collect::<anyhow::Result<_>>()?;
+                print!("{}", ssl_train::cmd::compare::markdown(&rows));
             } else {
                 print!("{table}");
             }
@@ -243,7 +255,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Export { run, split, out, device } => {
             let split = if split == "train" { ssl_data::Split::Train } else { ssl_data::Split::Test };
-            for p in ssl_train::export::export(&run, split, out, device)? {
+            for p in ssl_train::cmd::export::export(&run, split, out, device)? {
                 println!("wrote {}", p.display());
             }
             Ok(())
@@ -253,8 +265,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .split(',')
                 .map(|f| f.trim().parse::<f64>().map_err(|_| anyhow::anyhow!("--fractions: `{f}` is not a number")))
                 .collect::<anyhow::Result<Vec<f64>>>()?;
-            let opts = ssl_train::protocols::EvalOptions {
-                protocols: protocols.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            let opts = ssl_train::cmd::eval::EvalOptions {
+                protocols,
                 linear_epochs,
                 finetune_epochs,
                 fractions,
@@ -265,7 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out,
                 device,
             };
-            let (path, result) = ssl_train::protocols::evaluate_run(&run, &opts)?;
+            let (path, result) = ssl_train::cmd::eval::evaluate_run(&run, &opts)?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             println!("wrote {}", path.display());
             Ok(())
@@ -276,14 +288,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
             };
             let cfg = Config::load(&src, &overrides)?;
-            let (rows, cols) = ssl_train::preview::views_grid(&cfg, images, views.unwrap_or(cfg.views.count), seed, &out)?;
+            let (rows, cols) = ssl_train::cmd::views::views_grid(&cfg, images, views.unwrap_or(cfg.views.count), seed, &out)?;
             println!("wrote {} ({rows} images x {} views of {src}, first column the original)", out.display(), cols - 1);
             Ok(())
         }
         Cmd::Recipes => {
-            for (name, text) in RECIPES {
-                let first = text.lines().next().unwrap_or("").trim_start_matches("# ");
-                println!("{name:<20} {first}");
+            for line in ssl_train::cmd::recipes::list() {
+                println!("{line}");
             }
             Ok(())
         }

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 mod common;
 
 use ssl_data::Dataset as _;
-use ssl_train::config::{Config, Source, RECIPES};
-use ssl_train::train::{train, RunOptions};
+use ssl_train::config::{Config, Source};
+use ssl_train::objective::ObjectiveConfig;
+use ssl_train::recipes::RECIPES;
+use ssl_train::trainer::{train, RunOptions};
 
 /// A recipe shrunk to a few steps on the toy data: width 4, 64 images, batch 16, 6 epochs.
 fn small(recipe: &str, data: &Path, extra: &[&str]) -> Config {
@@ -15,11 +17,10 @@ fn small(recipe: &str, data: &Path, extra: &[&str]) -> Config {
         format!("data.root=\"{}\"", data.display()),
         "data.train_limit=0".into(),
         "data.test_limit=0".into(),
-        "device=\"cpu\"".into(),
         "model.width=4".into(),
-        "optimizer.batch_size=16".into(),
-        "optimizer.epochs=6".into(),
-        "optimizer.warmup_epochs=0".into(),
+        "training.batch_size=16".into(),
+        "training.epochs=6".into(),
+        "schedule.warmup_epochs=0".into(),
         "monitor.every_epochs=0".into(),
         "checkpoint.every_epochs=1".into(),
         "log.every_steps=1".into(),
@@ -32,7 +33,14 @@ fn small(recipe: &str, data: &Path, extra: &[&str]) -> Config {
 }
 
 fn opts(root: &Path, name: &str) -> RunOptions {
-    RunOptions { runs_root: root.to_path_buf(), name: Some(name.into()), progress: false, skip_eval: true, ..Default::default() }
+    RunOptions {
+        device: ssl_models::DeviceChoice::Cpu,
+        runs_root: root.to_path_buf(),
+        name: Some(name.into()),
+        progress: false,
+        skip_eval: true,
+        ..Default::default()
+    }
 }
 
 fn setup() -> (tempfile::TempDir, PathBuf) {
@@ -50,7 +58,7 @@ fn every_cpu_recipe_trains_with_a_falling_finite_loss() {
     assert!(cpu.len() >= 9, "{cpu:?}");
     for name in cpu {
         // A larger learning rate than the recipes' so a few steps show learning.
-        let cfg = small(name, &data, &["optimizer.lr=0.05"]);
+        let cfg = small(name, &data, &["schedule.lr=0.05"]);
         let s = train(&cfg, &opts(t.path(), name)).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let l = &s.epoch_losses;
         println!("{name}: epoch losses {l:?}");
@@ -61,7 +69,7 @@ fn every_cpu_recipe_trains_with_a_falling_finite_loss() {
         let metrics = std::fs::read_to_string(t.path().join(name).join("metrics.jsonl")).unwrap();
         let step: serde_json::Value = serde_json::from_str(metrics.lines().find(|l| l.contains("\"step\"")).unwrap()).unwrap();
         assert!(step["lr"].is_number() && step["images_per_s"].is_number() && step["online_probe_acc"].is_number(), "{step}");
-        if cfg.objective.kind == "byol" {
+        if matches!(cfg.objective, ObjectiveConfig::Byol { .. }) {
             assert!(step["ema_tau"].is_number());
         }
     }
@@ -71,13 +79,13 @@ fn every_cpu_recipe_trains_with_a_falling_finite_loss() {
 fn simsiam_and_mmcr_momentum_train_too() {
     let (t, data) = setup();
     for (name, recipe, extra) in [
-        ("simsiam", "byol-fmnist", vec!["objective.kind=\"simsiam\""]),
+        ("simsiam", "byol-fmnist", vec!["objective={ kind = \"simsiam\" }"]),
         // At lr 0.05 the momentum variant's 24-step trend is within the noise of 4-step epochs
         // (it falls clearly over 12 epochs); at 0.2 it falls within 6 (−6.20 → −7.05).
-        ("mmcr-momentum", "mmcr-fmnist", vec!["objective.momentum_encoder=true", "optimizer.lr=0.2"]),
-        ("simclr-lars", "simclr-fmnist", vec!["optimizer.kind=\"lars\"", "optimizer.lr=2.0"]),
+        ("mmcr-momentum", "mmcr-fmnist", vec!["objective.momentum_encoder=true", "schedule.lr=0.2"]),
+        ("simclr-lars", "simclr-fmnist", vec!["optimizer.kind=\"lars\"", "schedule.lr=2.0"]),
     ] {
-        let cfg = small(recipe, &data, &[&["optimizer.lr=0.05"], extra.as_slice()].concat());
+        let cfg = small(recipe, &data, &[&["schedule.lr=0.05"], extra.as_slice()].concat());
         let s = train(&cfg, &opts(t.path(), name)).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let l = &s.epoch_losses;
         println!("{name}: {l:?}");
@@ -89,7 +97,7 @@ fn simsiam_and_mmcr_momentum_train_too() {
 fn an_interrupted_run_resumes_exactly() {
     let (t, data) = setup();
     for recipe in ["byol-fmnist", "simclr-fmnist"] {
-        let cfg = small(recipe, &data, &["optimizer.epochs=2"]);
+        let cfg = small(recipe, &data, &["training.epochs=2"]);
         let whole = t.path().join(format!("{recipe}-whole"));
         train(&cfg, &opts(t.path(), &format!("{recipe}-whole"))).unwrap();
         let name = format!("{recipe}-cut");
@@ -102,7 +110,8 @@ fn an_interrupted_run_resumes_exactly() {
         o.resume = Some(cut.clone());
         train(&cfg, &o).unwrap();
         let a = tch::Tensor::read_safetensors(whole.join("checkpoint.safetensors")).unwrap();
-        let b: std::collections::HashMap<String, tch::Tensor> = tch::Tensor::read_safetensors(cut.join("checkpoint.safetensors")).unwrap().into_iter().collect();
+        let b: std::collections::HashMap<String, tch::Tensor> =
+            tch::Tensor::read_safetensors(cut.join("checkpoint.safetensors")).unwrap().into_iter().collect();
         let mut compared = 0;
         for (n, x) in &a {
             if n == "state/json" {
@@ -124,7 +133,7 @@ fn an_interrupted_run_resumes_exactly() {
 fn a_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint() {
     let (t, data) = setup();
     // A huge learning rate blows the weights up within the second epoch.
-    let cfg = small("simclr-noproj-fmnist", &data, &["optimizer.kind=\"sgd\"", "optimizer.lr=1e12", "optimizer.epochs=3"]);
+    let cfg = small("simclr-noproj-fmnist", &data, &["optimizer.kind=\"sgd\"", "schedule.lr=1e12", "training.epochs=3"]);
     let err = format!("{:#}", train(&cfg, &opts(t.path(), "nan")).err().expect("the run must stop"));
     assert!(err.contains("at step") && err.contains("last good checkpoint"), "{err}");
     let metrics = std::fs::read_to_string(t.path().join("nan/metrics.jsonl")).unwrap();
@@ -159,21 +168,21 @@ fn inconsistent_settings_are_refused_with_the_field_named() {
     }
     assert!(load("simclr-fmnist", &["objective.tau=0.1"]).unwrap_err().contains("tau"));
     // Batch larger than the dataset: refused before a run folder exists.
-    let cfg = small("simclr-fmnist", &data, &["optimizer.batch_size=128"]);
+    let cfg = small("simclr-fmnist", &data, &["training.batch_size=128"]);
     let e = format!("{:#}", train(&cfg, &opts(t.path(), "big")).err().unwrap());
     assert!(e.contains("batch_size") && e.contains("64 images"), "{e}");
     assert!(!t.path().join("big").exists());
     // A resume with a different config is refused by the CLI's comparison.
     let a = small("simclr-fmnist", &data, &[]);
-    let b = small("simclr-fmnist", &data, &["optimizer.lr=0.3"]);
-    assert_eq!(ssl_train::config::differences(&a, &b), vec!["optimizer.lr".to_string()]);
+    let b = small("simclr-fmnist", &data, &["schedule.lr=0.3"]);
+    assert_eq!(ssl_train::config::differences(&a, &b), vec!["schedule.lr".to_string()]);
     assert!(ssl_train::config::differences(&a, &a).is_empty());
 }
 
 #[test]
 fn a_corrupt_checkpoint_cannot_be_resumed_and_is_left_alone() {
     let (t, data) = setup();
-    let cfg = small("simclr-fmnist", &data, &["optimizer.epochs=2"]);
+    let cfg = small("simclr-fmnist", &data, &["training.epochs=2"]);
     let mut o = opts(t.path(), "c");
     o.stop_after_steps = Some(3);
     let _ = train(&cfg, &o);
@@ -186,31 +195,44 @@ fn a_corrupt_checkpoint_cannot_be_resumed_and_is_left_alone() {
     assert_eq!(std::fs::read(&ckpt).unwrap(), b"garbage");
 }
 
+/// Every shipped recipe loads, checks and round-trips through the run folder's TOML.
+#[test]
+fn every_shipped_recipe_loads() {
+    for (name, _) in RECIPES {
+        let cfg = Config::load(&Source::Recipe(name.to_string()), &[]).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let again: ssl_train::config::RunConfig = toml::from_str(&cfg.to_toml()).unwrap();
+        assert_eq!(again.check().unwrap(), cfg, "{name}");
+    }
+}
+
 /// GPU recipes: valid configs whose networks build and run one forward pass on the CPU.
 #[test]
 fn gpu_recipes_are_valid_and_build() {
     use tch::{Device, Kind, Tensor};
     for (name, _) in RECIPES.iter().filter(|(n, _)| n.ends_with("-cifar10")) {
         let cfg = Config::load(&Source::Recipe(name.to_string()), &[]).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-        assert_eq!(cfg.views.size, 32);
+        let rgb = ssl_data::Shape { channels: 3, height: 32, width: 32 };
+        for p in &cfg.views.train {
+            assert_eq!(p.checked_shape(rgb).unwrap(), rgb, "{name}");
+        }
         assert_eq!(cfg.model.in_channels, 3);
-        let net = ssl_train::model::Network::new(&cfg, Device::Cpu);
+        let net = ssl_train::network::Network::of_run(&cfg, Device::Cpu);
         let x = Tensor::zeros([4, 3, 32, 32], (Kind::Float, Device::Cpu));
         let z = tch::no_grad(|| net.project(&x, false));
         let out = cfg.model.projector.last().copied().unwrap_or(net.backbone.out_dim());
         assert_eq!(z.size(), vec![4, out], "{name}");
-        cfg.view().validate().unwrap();
-        cfg.check_views(ssl_data::Shape { channels: 3, height: 32, width: 32 }).unwrap();
+        cfg.views.check().unwrap();
+        cfg.check_views(rgb).unwrap();
         // The resolved config (with any view pipelines) round-trips through the run folder's TOML.
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.toml"), cfg.to_toml()).unwrap();
         assert_eq!(ssl_train::config::read_saved(&dir.path().join("config.toml")).unwrap(), cfg, "{name}");
     }
     let byol = Config::load(&Source::Recipe("byol-cifar10".into()), &[]).unwrap();
-    assert_eq!(byol.views.pipelines.len(), 2);
+    assert_eq!(byol.views.train.len(), 2);
     // A pipeline that does not fit the images is refused with its index.
     let e = format!("{:#}", byol.check_views(ssl_data::Shape { channels: 1, height: 28, width: 28 }).unwrap_err());
-    assert!(e.contains("views.pipelines[0]"), "{e}");
+    assert!(e.contains("views.train[0]"), "{e}");
 }
 
 #[test]
@@ -221,22 +243,22 @@ fn asymmetric_pipelines_train_on_grey_images() {
             "{{ ops = [{{ op = \"random_resized_crop\", size = 28, scale = [0.3, 1.0] }}, {{ op = \"horizontal_flip\", p = 0.5 }}, {{ op = \"solarize\", threshold = 0.5, p = {solarize} }}, {{ op = \"normalize\", mean = [0.286], std = [0.353] }}] }}"
         )
     };
-    let set = format!("views.pipelines=[{}, {}]", pipe(0.0), pipe(0.2));
-    let cfg = small("byol-fmnist", &data, &[&set, "optimizer.lr=0.05"]);
-    assert_eq!(cfg.views.pipelines.len(), 2);
+    let set = format!("views.train=[{}, {}]", pipe(0.0), pipe(0.2));
+    let cfg = small("byol-fmnist", &data, &[&set, "schedule.lr=0.05"]);
+    assert_eq!(cfg.views.train.len(), 2);
     let s = train(&cfg, &opts(t.path(), "asym")).unwrap();
     assert!(s.epoch_losses.iter().all(|v| v.is_finite()) && s.epoch_losses[5] < s.epoch_losses[0], "{:?}", s.epoch_losses);
 }
 
 #[test]
 fn eval_runs_every_protocol_and_never_overwrites() {
-    use ssl_train::protocols::{balanced_subset, evaluate_run, EvalOptions};
+    use ssl_train::cmd::eval::{balanced_subset, evaluate_run, EvalOptions, Protocol};
     let (t, data) = setup();
-    let cfg = small("simclr-v2-fmnist", &data, &["optimizer.epochs=1", "optimizer.lr=0.05"]);
+    let cfg = small("simclr-v2-fmnist", &data, &["training.epochs=1", "schedule.lr=0.05"]);
     train(&cfg, &opts(t.path(), "e")).unwrap();
     let run = t.path().join("e");
     let o = EvalOptions {
-        protocols: vec!["knn".into(), "linear".into(), "finetune".into(), "distill".into()],
+        protocols: vec![Protocol::Knn, Protocol::Linear, Protocol::Finetune, Protocol::Distill],
         linear_epochs: 2,
         finetune_epochs: 2,
         fractions: vec![0.1, 0.5],
@@ -249,23 +271,25 @@ fn eval_runs_every_protocol_and_never_overwrites() {
     };
     let (path, r) = evaluate_run(&run, &o).unwrap();
     assert_eq!(path, run.join("eval.json"));
-    for key in [&r["knn"]["accuracy"], &r["linear"]["accuracy"], &r["distill"]["accuracy"], &r["distill"]["teacher_accuracy"]] {
-        let a = key.as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&a), "{r}");
+    let (distill, finetune) = (r.distill.as_ref().unwrap(), r.finetune.as_ref().unwrap());
+    for a in [r.knn.as_ref().unwrap().accuracy, r.linear.as_ref().unwrap().accuracy, distill.accuracy, distill.teacher_accuracy] {
+        assert!((0.0..=1.0).contains(&a), "{r:?}");
     }
-    let rows = r["finetune"]["results"].as_array().unwrap();
+    let rows = &finetune.results;
     assert_eq!(rows.len(), 2);
     // 64 images, about 6–7 per class: ⌈0.1·n_c⌉ = 1 per class, ⌈0.5·n_c⌉ = 3–4 per class.
-    assert_eq!(rows[0]["images"], 10);
-    assert_eq!(r["finetune"]["from_head_layer"], 1);
+    assert_eq!(rows[0].images, 10);
+    assert_eq!(finetune.from_head_layer, 1);
+    // eval.json reads back as the report it was written from.
+    let back: ssl_train::run::EvalReport = ssl_train::run::read_json(&path).unwrap();
+    assert_eq!(back, r);
     let again = format!("{:#}", evaluate_run(&run, &o).unwrap_err());
     assert!(again.contains("already exists"), "{again}");
-    let bad = EvalOptions { protocols: vec!["svm".into()], out: Some(t.path().join("x.json")), ..o.clone() };
-    assert!(format!("{:#}", evaluate_run(&run, &bad).unwrap_err()).contains("unknown protocol `svm`"));
+    assert!(format!("{:#}", "svm".parse::<Protocol>().unwrap_err()).contains("unknown protocol `svm`"));
     let bad = EvalOptions { from_head_layer: 9, out: Some(t.path().join("y.json")), ..o };
     assert!(format!("{:#}", evaluate_run(&run, &bad).unwrap_err()).contains("--from-head-layer"));
     // Class balance of the subset.
-    let ds = ssl_train::data::load_split(&cfg, ssl_data::Split::Train, 0).unwrap();
+    let ds = ssl_train::dataset::load_split(&cfg, ssl_data::Split::Train, 0).unwrap();
     let sub = balanced_subset(&ds, 0.5, 0).unwrap();
     let mut per = [0usize; 10];
     for i in sub {
@@ -275,13 +299,16 @@ fn eval_runs_every_protocol_and_never_overwrites() {
     assert!(balanced_subset(&ds, 0.0, 0).is_err());
 }
 
+/// The SimCLR view of the Fashion-MNIST recipes at 32 px (the toy dataset's side).
+const TOY_VIEWS: &str = "views.train=[{ ops = [{ op = \"random_resized_crop\", size = 32, scale = [0.3, 1.0] }, { op = \"horizontal_flip\", p = 0.5 }, { op = \"color_jitter\", brightness = 0.4, contrast = 0.4, p = 0.8 }, { op = \"normalize\", mean = [0.286], std = [0.353] }] }]";
+
 #[test]
 fn the_toy_dataset_trains() {
     let (t, data) = setup();
     let cfg = small(
         "simclr-fmnist",
         &data,
-        &["data.dataset=\"toy\"", "data.train_limit=64", "data.test_limit=20", "model.in_channels=3", "views.size=32", "optimizer.epochs=2"],
+        &["data.dataset=\"toy\"", "data.train_limit=64", "data.test_limit=20", "model.in_channels=3", TOY_VIEWS, "training.epochs=2"],
     );
     let s = train(&cfg, &opts(t.path(), "toy")).unwrap();
     assert!(s.epoch_losses.iter().all(|v| v.is_finite()));
@@ -292,14 +319,14 @@ fn views_preview_writes_a_grid_and_never_overwrites() {
     let (t, data) = setup();
     let cfg = small("byol-fmnist", &data, &[]);
     let out = t.path().join("grid.png");
-    let (rows, cols) = ssl_train::preview::views_grid(&cfg, 3, 4, 0, &out).unwrap();
+    let (rows, cols) = ssl_train::cmd::views::views_grid(&cfg, 3, 4, 0, &out).unwrap();
     assert_eq!((rows, cols), (3, 5));
     let img = image::open(&out).unwrap();
     // 28-px images zoomed ×3 (to 84 px) in 88-px cells.
     assert_eq!((img.width(), img.height()), (5 * 88, 3 * 88));
-    let e = format!("{:#}", ssl_train::preview::views_grid(&cfg, 3, 4, 0, &out).unwrap_err());
+    let e = format!("{:#}", ssl_train::cmd::views::views_grid(&cfg, 3, 4, 0, &out).unwrap_err());
     assert!(e.contains("already exists"), "{e}");
-    assert!(ssl_train::preview::views_grid(&cfg, 3, 65, 0, &t.path().join("x.png")).is_err());
+    assert!(ssl_train::cmd::views::views_grid(&cfg, 3, 65, 0, &t.path().join("x.png")).is_err());
 }
 
 /// A `.npy` file of u8 images or int64 labels, written byte by byte (format v1.0).
@@ -325,7 +352,7 @@ fn npy_and_image_folder_datasets_train() {
     let npy = t.path().join("npy");
     let folder = t.path().join("folder");
     for split in [ssl_data::Split::Train, ssl_data::Split::Test] {
-        let ds = ssl_train::data::load_split(&idx_cfg, split, 0).unwrap();
+        let ds = ssl_train::dataset::load_split(&idx_cfg, split, 0).unwrap();
         let labels: Vec<u8> = (0..ds.len()).flat_map(|i| i64::from(ssl_data::Dataset::label(&ds, i).unwrap()).to_le_bytes()).collect();
         std::fs::create_dir_all(&npy).unwrap();
         write_npy(&npy.join(format!("{}_images.npy", split.name())), "|u1", &[ds.len(), 28, 28], ds.pixels());
@@ -337,8 +364,8 @@ fn npy_and_image_folder_datasets_train() {
         }
     }
     for (kind, root) in [("npy", &npy), ("imagefolder", &folder)] {
-        let cfg = small("simclr-fmnist", root, &[&format!("data.dataset=\"{kind}\""), "optimizer.epochs=1"]);
-        let train_set = ssl_train::data::load_split(&cfg, ssl_data::Split::Train, 0).unwrap();
+        let cfg = small("simclr-fmnist", root, &[&format!("data.dataset=\"{kind}\""), "training.epochs=1"]);
+        let train_set = ssl_train::dataset::load_split(&cfg, ssl_data::Split::Train, 0).unwrap();
         assert_eq!(train_set.len(), 64, "{kind}");
         let s = train(&cfg, &opts(t.path(), &format!("run-{kind}"))).unwrap_or_else(|e| panic!("{kind}: {e:#}"));
         assert!(s.epoch_losses.iter().all(|v| v.is_finite()));
@@ -346,6 +373,53 @@ fn npy_and_image_folder_datasets_train() {
     // An image folder with an unreadable image names the file.
     std::fs::write(folder.join("train/class0/broken.png"), b"not a png").unwrap();
     let cfg = small("simclr-fmnist", &folder, &["data.dataset=\"imagefolder\""]);
-    let e = format!("{:#}", ssl_train::data::load_split(&cfg, ssl_data::Split::Train, 0).unwrap_err());
+    let e = format!("{:#}", ssl_train::dataset::load_split(&cfg, ssl_data::Split::Train, 0).unwrap_err());
     assert!(e.contains("broken.png"), "{e}");
+}
+
+/// A study drives the Trainer step by step: it sees the network between steps, the step count
+/// and the metrics follow, and the run finishes like `train` would.
+#[test]
+fn the_trainer_can_be_driven_step_by_step() {
+    use ssl_train::trainer::Trainer;
+    let (t, data) = setup();
+    let cfg = small("simclr-fmnist", &data, &["training.epochs=2"]);
+    let mut trainer = Trainer::new(&cfg, opts(t.path(), "driven")).unwrap();
+    assert_eq!((trainer.steps_done(), trainer.total_steps(), trainer.epoch()), (0, 8, 0));
+    let conv1 = |tr: &Trainer| tr.network().vs.variables()["backbone.conv1.weight"].copy();
+    let mut snapshots = vec![conv1(&trainer)];
+    while !trainer.is_done() {
+        let mut batches = trainer.epoch_batches();
+        while let Some(batch) = batches.next() {
+            let mut batch = batch.unwrap();
+            let out = trainer.step(&batch).unwrap();
+            assert!(out.loss.is_finite() && out.lr > 0.0 && !out.parts.is_empty());
+            batches.recycle(std::mem::take(&mut batch.data));
+            snapshots.push(conv1(&trainer));
+        }
+        drop(batches);
+        trainer.end_epoch().unwrap();
+    }
+    assert_eq!(snapshots.len(), 9);
+    // Every step moved the weights.
+    for w in snapshots.windows(2) {
+        assert!((&w[1] - &w[0]).abs().max().double_value(&[]) > 0.0);
+    }
+    let driven = trainer.finish().unwrap();
+    // The same run through `train` ends at the same weights.
+    let whole = train(&cfg, &opts(t.path(), "whole")).unwrap();
+    let a = tch::Tensor::read_safetensors(driven.dir.join("checkpoint.safetensors")).unwrap();
+    let b: std::collections::HashMap<String, tch::Tensor> =
+        tch::Tensor::read_safetensors(whole.dir.join("checkpoint.safetensors")).unwrap().into_iter().collect();
+    for (n, x) in &a {
+        if n != "state/json" {
+            let d = (x.to_kind(tch::Kind::Double) - b[n].to_kind(tch::Kind::Double)).abs().max().double_value(&[]);
+            assert!(d < 1e-6, "{n} differs by {d}");
+        }
+    }
+    // metrics.jsonl reads back through its type: 8 step lines, 2 epoch lines.
+    let lines = ssl_train::run::read_metrics(&driven.dir.join("metrics.jsonl")).unwrap();
+    let steps = lines.iter().filter(|l| matches!(l, ssl_train::run::MetricLine::Step(_))).count();
+    let epochs = lines.iter().filter(|l| matches!(l, ssl_train::run::MetricLine::Epoch(_))).count();
+    assert_eq!((steps, epochs), (8, 2));
 }

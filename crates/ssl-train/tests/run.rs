@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use ssl_train::config::{Config, Source};
-use ssl_train::train::{train, RunOptions};
+use ssl_train::trainer::{train, RunOptions};
 
 mod common;
 use common::toy_dataset;
@@ -11,13 +11,12 @@ use common::toy_dataset;
 fn tiny_config(data: &Path) -> Config {
     let overrides: Vec<String> = [
         format!("data.root=\"{}\"", data.display()),
-        "device=\"cpu\"".into(),
         "model.width=4".into(),
         "model.projector=[32, 16]".into(),
-        "optimizer.batch_size=16".into(),
-        "optimizer.epochs=2".into(),
+        "training.batch_size=16".into(),
+        "training.epochs=2".into(),
         "optimizer.kind=\"adam\"".into(),
-        "optimizer.lr=0.001".into(),
+        "schedule.lr=0.001".into(),
         "log.every_steps=1".into(),
         "eval.knn_k=5".into(),
         "eval.batch_size=50".into(),
@@ -27,7 +26,14 @@ fn tiny_config(data: &Path) -> Config {
 }
 
 fn options(root: PathBuf, name: &str) -> RunOptions {
-    RunOptions { runs_root: root, name: Some(name.into()), command: "test".into(), progress: false, ..Default::default() }
+    RunOptions {
+        device: ssl_models::DeviceChoice::Cpu,
+        runs_root: root,
+        name: Some(name.into()),
+        command: "test".into(),
+        progress: false,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -40,17 +46,15 @@ fn a_tiny_run_writes_a_complete_run_folder() {
     let runs = tmp.path().join("runs");
     let summary = train(&cfg, &options(runs.clone(), "tiny")).unwrap();
     let dir = runs.join("tiny");
-    for f in ["config.toml", "run.json", "metrics.jsonl", "checkpoint.safetensors", "checkpoint.json", "embeddings.npy", "labels.npy", "report.json", "spectrum.png"] {
+    for f in
+        ["config.toml", "run.json", "metrics.jsonl", "checkpoint.safetensors", "checkpoint.json", "embeddings.npy", "labels.npy", "report.json", "spectrum.png"]
+    {
         assert!(dir.join(f).is_file(), "missing {f}");
     }
     // The saved config reloads to the same config.
     assert_eq!(ssl_train::config::read_saved(&dir.join("config.toml")).unwrap(), cfg);
     // 96 images / 16 = 6 steps per epoch, 2 epochs: 12 step lines and 2 epoch lines.
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.iter().filter(|l| l["kind"] == "step").count(), 12);
     assert_eq!(lines.iter().filter(|l| l["kind"] == "epoch").count(), 2);
     // The monitor looks at initialisation and after each epoch.
@@ -71,8 +75,18 @@ fn a_tiny_run_writes_a_complete_run_folder() {
     // report.json holds every pinned key.
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     for k in [
-        "n", "dim", "covariance_eigenvalues", "normalized_covariance_eigenvalues", "participation_ratio", "alpha",
-        "alpha_fit_ranks", "alpha_r2", "rankme", "knn_accuracy", "knn_accuracy_init", "knn_accuracy_raw_pixels",
+        "n",
+        "dim",
+        "covariance_eigenvalues",
+        "normalized_covariance_eigenvalues",
+        "participation_ratio",
+        "alpha",
+        "alpha_fit_ranks",
+        "alpha_r2",
+        "rankme",
+        "knn_accuracy",
+        "knn_accuracy_init",
+        "knn_accuracy_raw_pixels",
     ] {
         assert!(report.get(k).is_some(), "report.json lacks {k}");
     }
@@ -98,21 +112,21 @@ fn a_tiny_run_writes_a_complete_run_folder() {
 
     // `compare` reads the finished run back.
     let plot = tmp.path().join("cmp.png");
-    let table = ssl_train::compare::compare(&[dir.clone()], &plot).unwrap();
+    let table = ssl_train::cmd::compare::compare(std::slice::from_ref(&dir), &plot).unwrap();
     let row = table.lines().nth(1).unwrap();
     assert!(row.starts_with("tiny") && row.contains("ntxent") && row.contains(&format!("{:.4}", summary.knn_trained)), "{table}");
     assert!(plot.is_file());
-    assert!(ssl_train::compare::compare(&[tmp.path().join("absent")], &plot).is_err());
+    assert!(ssl_train::cmd::compare::compare(&[tmp.path().join("absent")], &plot).is_err());
     assert_eq!(report["collapse_threshold"], 1e-5);
     assert!(report["collapsed_dims"].as_u64().unwrap() <= 32);
 
     // The checkpoint reloads to the very same network: exported test embeddings equal the run's.
-    let files = ssl_train::export::export(&dir, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap();
+    let files = ssl_train::cmd::export::export(&dir, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap();
     assert_eq!(files.len(), 3);
     assert_eq!(ssl_analysis::npy::read_matrix(&files[0]).unwrap(), x);
     assert_eq!(ssl_analysis::npy::read_matrix(&files[1]).unwrap().dim(), (40, 16));
     assert_eq!(ssl_analysis::npy::read_labels(&files[2]).unwrap(), ssl_analysis::npy::read_labels(dir.join("labels.npy")).unwrap());
-    let again = ssl_train::export::export(&dir, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err().to_string();
+    let again = ssl_train::cmd::export::export(&dir, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err().to_string();
     assert!(again.contains("already exists"), "{again}");
     let ckpt: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("checkpoint.json")).unwrap()).unwrap();
     assert_eq!((ckpt["epoch"].as_u64(), ckpt["step"].as_u64(), ckpt["finished"].as_bool()), (Some(2), Some(12), Some(true)));
@@ -152,10 +166,10 @@ fn a_corrupt_checkpoint_is_an_error_not_a_panic() {
     let cfg = tiny_config(&data);
     std::fs::write(run.join("config.toml"), cfg.to_toml()).unwrap();
     std::fs::write(run.join("checkpoint.safetensors"), b"garbage").unwrap();
-    let err = format!("{:#}", ssl_train::export::export(&run, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err());
+    let err = format!("{:#}", ssl_train::cmd::export::export(&run, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err());
     assert!(err.contains("checkpoint.safetensors") && err.contains("corrupt"), "{err}");
     std::fs::remove_file(run.join("checkpoint.safetensors")).unwrap();
-    let err = format!("{:#}", ssl_train::export::export(&run, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err());
+    let err = format!("{:#}", ssl_train::cmd::export::export(&run, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err());
     assert!(err.contains("no checkpoint"), "{err}");
 }
 
@@ -164,18 +178,20 @@ fn unknown_keys_and_wrong_types_name_the_field() {
     let src = Source::Recipe("simclr-fmnist".into());
     let err = Config::load(&src, &["optimizer.lrr=0.1".into()]).unwrap_err().to_string();
     assert!(err.contains("lrr"), "{err}");
-    let err = Config::load(&src, &["optimizer.lr=\"fast\"".into()]).unwrap_err().to_string();
+    let err = Config::load(&src, &["schedule.lr=\"fast\"".into()]).unwrap_err().to_string();
     assert!(err.contains("lr") && err.contains("invalid type"), "{err}");
     let err = Config::load(&src, &["views.count=1".into()]).unwrap_err();
     assert!(format!("{err:#}").contains("views.count"), "{err:#}");
     let err = Config::load(&src, &["views.flip_p=1.5".into()]).unwrap_err();
     assert!(format!("{err:#}").contains("flip_p"), "{err:#}");
+    let err = Config::load(&src, &["views.train=[{ ops = [{ op = \"horizontal_flip\", p = 1.5 }] }]".into()]).unwrap_err();
+    assert!(format!("{err:#}").contains("views.train[0]") && format!("{err:#}").contains("horizontal_flip") && format!("{err:#}").contains("1.5"), "{err:#}");
     let err = Config::load(&Source::Recipe("nope".into()), &[]).unwrap_err().to_string();
     assert!(err.contains("unknown recipe") && err.contains("simclr-fmnist"), "{err}");
 
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("mine.toml");
-    let text = ssl_train::config::RECIPES[0].1.replace("[eval]", "[eval]\nbogus = 3");
+    let text = ssl_train::recipes::RECIPES[0].1.replace("[eval]", "[eval]\nbogus = 3");
     std::fs::write(&file, text).unwrap();
     let err = Config::load(&Source::File(file.clone()), &[]).unwrap_err().to_string();
     assert!(err.contains("mine.toml") && err.contains("bogus"), "{err}");
@@ -186,18 +202,18 @@ fn unknown_keys_and_wrong_types_name_the_field() {
 
 #[test]
 fn the_default_recipe_is_valid_and_complete() {
-    let cfg = Config::load(&Source::Recipe(ssl_train::config::DEFAULT_RECIPE.into()), &[]).unwrap();
-    assert_eq!(cfg.data.dataset, "fashion-mnist");
+    let cfg = Config::load(&Source::Recipe(ssl_train::recipes::DEFAULT_RECIPE.into()), &[]).unwrap();
+    assert_eq!(cfg.data.dataset, ssl_train::config::DatasetKind::FashionMnist);
     assert_eq!(cfg.model.stem, ssl_models::Stem::Cifar);
-    assert_eq!(cfg.objective.kind, "ntxent");
+    assert!(matches!(cfg.objective, ssl_train::objective::ObjectiveConfig::Ntxent { .. }));
     // Round trip through the resolved TOML written to run folders.
-    let again: Config = toml::from_str(&cfg.to_toml()).unwrap();
-    assert_eq!(again, cfg);
+    let again: ssl_train::config::RunConfig = toml::from_str(&cfg.to_toml()).unwrap();
+    assert_eq!(again.check().unwrap(), cfg);
 }
 
 #[test]
 fn learning_rate_schedule_warms_up_then_decays() {
-    use ssl_train::train::lr_at;
+    use ssl_train::trainer::lr_at;
     assert!((lr_at(0, 100, 10, 1.0) - 0.1).abs() < 1e-12);
     assert!((lr_at(9, 100, 10, 1.0) - 1.0).abs() < 1e-12);
     assert!((lr_at(10, 100, 10, 1.0) - 1.0).abs() < 1e-12);

@@ -10,10 +10,8 @@
 //! `SSL_TORCH_VERSION` (read from torch's `version.py`) for `env!` in the crate being built.
 //!
 //! ```no_run
-//! // build.rs of a crate that depends on `torch-sys` directly
-//! fn main() {
-//!     torch_link::emit();
-//! }
+//! // the `main` of build.rs in a crate that depends on `torch-sys` directly:
+//! torch_link::emit();
 //! ```
 //!
 //! `DEP_TCH_LIBTORCH_LIB` is only visible to the build script of a crate that depends on
@@ -54,7 +52,5 @@ pub fn emit() {
 /// Reads PyTorch's version (`2.11.0+cu130`) from `version.py` beside torch's `lib/` folder.
 pub fn torch_version(lib: &std::path::Path) -> Option<String> {
     let text = std::fs::read_to_string(lib.parent()?.join("version.py")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("__version__ = "))
-        .map(|v| v.trim().trim_matches('\'').trim_matches('"').to_string())
+    text.lines().find_map(|l| l.strip_prefix("__version__ = ")).map(|v| v.trim().trim_matches('\'').trim_matches('"').to_string())
 }

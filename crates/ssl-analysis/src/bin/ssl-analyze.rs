@@ -9,21 +9,21 @@
 //! ```
 //! Writes `DIR/report.json` (keys documented in `ssl_analysis::report` and `docs/methods.md`),
 //! `DIR/spectrum.{png,svg}` and `DIR/correlation.{png,svg}` (heat map of the feature correlation
-//! matrix, first 64 dimensions). An existing `DIR/report.json` is never overwritten.
+//! matrix, first 64 dimensions), each written whole or not at all (`ssl_io::atomic`). An existing
+//! `DIR/report.json` is never overwritten.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use serde_json::json;
 use ssl_analysis::capacity::{simulated_capacity, subsample_rows, CapacityConfig};
 use ssl_analysis::geometry::manifold_geometry;
-use ssl_analysis::knn::{knn_accuracy, KnnConfig};
-use ssl_analysis::probe::{holdout_split, linear_probe_accuracy};
+use ssl_analysis::knn::KnnConfig;
 use ssl_analysis::plot::{heatmap_plot, spectrum_plot, SpectrumSeries};
-use ssl_analysis::report::{SpectrumOptions, SpectrumReport};
-use ssl_analysis::spectrum::{collapsed_dims, effective_rank_from_singular_values};
+use ssl_analysis::probe::{holdout_split, linear_probe_accuracy};
+use ssl_analysis::report::{EmbeddingReport, LinearProbeSummary, ReportOptions, ReportedCapacity, SpectrumOptions};
 use ssl_analysis::{npy, AnalysisError};
+use ssl_io::{write_atomic, write_new_bytes_atomic, AtomicError};
 
 #[derive(Parser)]
 #[command(name = "ssl-analyze", about = "Spectrum, participation ratio, power-law alpha, RankMe, collapse and kNN of embeddings")]
@@ -90,6 +90,19 @@ fn bad(name: &'static str, problem: String) -> AnalysisError {
     AnalysisError::Param { name, problem }
 }
 
+/// An atomic write's error, naming the destination (not the temporary file a plot was drawn into).
+fn atomic_error(e: AtomicError<AnalysisError>) -> AnalysisError {
+    match e {
+        AtomicError::Write { path, source: AnalysisError::Plot { problem, .. } } => AnalysisError::Plot { path, problem },
+        AtomicError::Write { source, .. } => source,
+        AtomicError::Io { path, action, source } => AnalysisError::File { path, problem: format!("cannot {action}: {source}") },
+        AtomicError::Exists { path } => AnalysisError::File { path, problem: "already exists; choose another --out".into() },
+    }
+}
+
+/// How the linear probe is described in the report.
+const RIDGE: &str = "ridge classifier on standardised features";
+
 fn run(a: Args) -> Result<(), AnalysisError> {
     let window = a
         .alpha_window
@@ -109,12 +122,9 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
         other => other,
     };
-    let spectrum = SpectrumReport::compute(x.view(), SpectrumOptions { alpha_window: window }).map_err(|e| named(e, &a.embeddings))?;
-    let mut report = serde_json::to_value(&spectrum).map_err(|e| bad("report", e.to_string()))?;
-    report["collapsed_dims"] = json!(collapsed_dims(&spectrum.covariance_eigenvalues, a.collapse_threshold));
-    report["collapse_threshold"] = json!(a.collapse_threshold);
-    report["effective_rank"] = json!(effective_rank_from_singular_values(&spectrum.singular_values));
-    report["source"] = json!(a.embeddings.display().to_string());
+    let opts = ReportOptions { spectrum: SpectrumOptions { alpha_window: window }, collapse_threshold: a.collapse_threshold };
+    let mut report = EmbeddingReport::compute(x.view(), opts).map_err(|e| named(e, &a.embeddings))?;
+    report.source = Some(a.embeddings.display().to_string());
 
     let labels = a.labels.as_ref().map(|p| npy::read_labels(p).map(|l| (p, l))).transpose()?;
     if let Some((path, l)) = &labels {
@@ -127,19 +137,16 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         let (tr, te) = holdout_split(x.nrows());
         let pick = |idx: &[usize]| x.select(ndarray::Axis(0), idx);
         let lab = |idx: &[usize]| idx.iter().map(|&i| y[i]).collect::<Vec<_>>();
-        report["linear_probe_accuracy"] = json!(linear_probe_accuracy(pick(&tr).view(), &lab(&tr), pick(&te).view(), &lab(&te), a.probe_lambda)?);
-        report["linear_probe"] = json!({"model": "ridge classifier on standardised features", "lambda": a.probe_lambda, "train": tr.len(), "test": te.len(), "split": "every fifth row held out"});
+        report.linear_probe_accuracy = Some(linear_probe_accuracy(pick(&tr).view(), &lab(&tr), pick(&te).view(), &lab(&te), a.probe_lambda)?);
+        report.linear_probe =
+            Some(LinearProbeSummary { model: RIDGE.into(), lambda: a.probe_lambda, train: tr.len(), test: te.len(), split: "every fifth row held out".into() });
     }
     let manifold_ids = a.manifold_ids.as_ref().map(|p| npy::read_labels(p).map(|l| (p, l))).transpose()?;
     if let Some((path, ids)) = &manifold_ids {
-        let g = manifold_geometry(x.view(), ids).map_err(|e| match e {
+        report.manifold = Some(manifold_geometry(x.view(), ids).map_err(|e| match e {
             AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
             other => other,
-        })?;
-        report["manifold"] = json!({
-            "count": g.count, "radius": g.radius, "dimension": g.dimension, "radius_sqrt_dimension": g.radius_sqrt_dimension,
-            "centroid_norm": g.centroid_norm, "centroid_similarity": g.centroid_similarity, "centroid_abs_similarity": g.centroid_abs_similarity,
-        });
+        })?);
     }
     let capacity_groups = manifold_ids.as_ref().map(|(p, l)| (*p, l, "manifold ids")).or(labels.as_ref().map(|(p, l)| (*p, l, "classes")));
     if let (Some((path, ids, kind)), true) = (capacity_groups, a.capacity_trials > 0) {
@@ -147,13 +154,11 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         let sub = x.select(ndarray::Axis(0), &rows);
         let sub_ids: Vec<u32> = rows.iter().map(|&r| ids[r]).collect();
         let cfg = CapacityConfig { trials: a.capacity_trials, ..Default::default() };
-        let c = simulated_capacity(sub.view(), &sub_ids, cfg).map_err(|e| match e {
+        let capacity = simulated_capacity(sub.view(), &sub_ids, cfg).map_err(|e| match e {
             AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
             other => other,
         })?;
-        let mut v = json!(c);
-        v["manifolds_from"] = json!(kind);
-        report["capacity"] = v;
+        report.capacity = Some(ReportedCapacity { capacity, manifolds_from: kind.into() });
     }
     if let (Some(tx), Some(ty)) = (&a.train_embeddings, &a.train_labels) {
         let Some((_, query_labels)) = &labels else {
@@ -165,26 +170,32 @@ fn run(a: Args) -> Result<(), AnalysisError> {
             return Err(AnalysisError::Shape(format!("{}: {} labels for {} bank embeddings", ty.display(), bank_labels.len(), bank.nrows())));
         }
         let knn = KnnConfig { k: a.knn_k, temperature: a.knn_temperature };
-        report["knn_accuracy"] = json!(knn_accuracy(bank.view(), &bank_labels, x.view(), query_labels, knn).map_err(|e| named(e, tx))?);
-        report["knn"] = json!({"k": knn.k, "temperature": knn.temperature, "bank": bank.nrows(), "queries": x.nrows(), "similarity": "cosine", "weights": "exp(s/T)"});
-        report["linear_probe_accuracy"] = json!(linear_probe_accuracy(bank.view(), &bank_labels, x.view(), query_labels, a.probe_lambda)?);
-        report["linear_probe"] = json!({"model": "ridge classifier on standardised features", "lambda": a.probe_lambda, "train": bank.nrows(), "test": x.nrows(), "split": "train embeddings / embeddings"});
+        report = report.with_knn(bank.view(), &bank_labels, x.view(), query_labels, knn).map_err(|e| named(e, tx))?;
+        report.linear_probe_accuracy = Some(linear_probe_accuracy(bank.view(), &bank_labels, x.view(), query_labels, a.probe_lambda)?);
+        report.linear_probe = Some(LinearProbeSummary {
+            model: RIDGE.into(),
+            lambda: a.probe_lambda,
+            train: bank.nrows(),
+            test: x.nrows(),
+            split: "train embeddings / embeddings".into(),
+        });
     }
+    let spectrum = &report.spectrum;
 
     std::fs::create_dir_all(&a.out).map_err(|e| AnalysisError::File { path: a.out.clone(), problem: format!("cannot create: {e}") })?;
     let title = format!("{}: covariance spectrum", a.embeddings.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()));
+    // Every file appears whole or not at all (written beside it, then renamed into place).
     let spectrum_path = a.out.join(format!("spectrum.{}", a.format));
-    spectrum_plot(
-        &spectrum_path,
-        &title,
-        &[SpectrumSeries { label: "covariance eigenvalues", eigenvalues: &spectrum.covariance_eigenvalues, fit: spectrum.fit }],
-    )?;
+    let series = [SpectrumSeries { label: "covariance eigenvalues", eigenvalues: &spectrum.covariance_eigenvalues, fit: spectrum.fit }];
+    write_atomic(&spectrum_path, |tmp| spectrum_plot(tmp, &title, &series)).map_err(atomic_error)?;
     let shown = x.ncols().min(64);
     let corr = ssl_analysis::spectrum::correlation_matrix(x.slice(ndarray::s![.., ..shown]));
     let corr_path = a.out.join(format!("correlation.{}", a.format));
-    heatmap_plot(&corr_path, &format!("feature correlation (first {shown} dims)"), corr.view(), Some((-1.0, 1.0)))?;
+    let corr_title = format!("feature correlation (first {shown} dims)");
+    write_atomic(&corr_path, |tmp| heatmap_plot(tmp, &corr_title, corr.view(), Some((-1.0, 1.0)))).map_err(atomic_error)?;
     let text = serde_json::to_string_pretty(&report).map_err(|e| bad("report", e.to_string()))?;
-    std::fs::write(&report_path, text).map_err(|e| AnalysisError::File { path: report_path.clone(), problem: format!("cannot write: {e}") })?;
+    // Never replaces a report.json, even one that appeared while this one was computed.
+    write_new_bytes_atomic(&report_path, text).map_err(|e| atomic_error(e.map_write(|n| match n {})))?;
     println!(
         "n = {}, dim = {}: participation ratio {:.3}, alpha {:.3} (ranks {}-{}, R² {:.3}), RankMe {:.2}, effective rank {:.2}, collapsed dims {} (threshold {})",
         spectrum.n,
@@ -195,15 +206,17 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         spectrum.alpha_fit_ranks[1],
         spectrum.alpha_r2,
         spectrum.rankme,
-        report["effective_rank"].as_f64().unwrap_or(f64::NAN),
-        report["collapsed_dims"],
+        report.effective_rank,
+        report.collapsed_dims,
         a.collapse_threshold
     );
-    if let Some(acc) = report["knn_accuracy"].as_f64() {
+    if let Some(acc) = report.knn_accuracy {
         println!("kNN accuracy {acc:.4} (k = {}, T = {})", a.knn_k, a.knn_temperature);
     }
-    if let Some(alpha) = report["capacity"]["alpha"].as_f64() {
-        println!("simulated capacity alpha {alpha:.3} ({} manifolds)", report["capacity"]["manifolds"]);
+    if let Some(c) = report.capacity.as_ref().map(|r| &r.capacity) {
+        if let Some(alpha) = c.alpha {
+            println!("simulated capacity alpha {alpha:.3} ({} manifolds)", c.manifolds);
+        }
     }
     println!("wrote {}, {} and {}", report_path.display(), spectrum_path.display(), corr_path.display());
     Ok(())

@@ -244,11 +244,7 @@ pub struct ColorJitter {
 impl ColorJitter {
     /// Checks the strengths: non-negative, hue ≤ 0.5.
     pub fn validate(&self) -> Result<(), DataError> {
-        for (name, x) in [
-            ("jitter.brightness", self.brightness),
-            ("jitter.contrast", self.contrast),
-            ("jitter.saturation", self.saturation),
-        ] {
+        for (name, x) in [("jitter.brightness", self.brightness), ("jitter.contrast", self.contrast), ("jitter.saturation", self.saturation)] {
             if !(x >= 0.0 && x.is_finite()) {
                 return Err(DataError::param(name, format!("{x}: expected a finite value >= 0")));
             }
@@ -330,10 +326,22 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut px: Vec<[f32; 3]> = (0..4000).map(|_| [rng.random(), rng.random(), rng.random()]).collect();
-        px.extend([[0.0; 3], [1.0; 3], [0.5; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.7, 0.7, 0.2], [0.2, 0.7, 0.7], [0.7, 0.2, 0.7], [1.0, 1.0, 0.0]]);
+        px.extend([
+            [0.0; 3],
+            [1.0; 3],
+            [0.5; 3],
+            [1.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, 1.0],
+            [0.7, 0.7, 0.2],
+            [0.2, 0.7, 0.7],
+            [0.7, 0.2, 0.7],
+            [1.0, 1.0, 0.0],
+        ]);
         let mut worst = 0f32;
         for shift in [-1.0, -0.5, -0.37, -0.1, 1e-4, 0.05, 0.25, 0.5, 0.83, 1.0] {
-            let (mut r, mut g, mut b): (Vec<f32>, Vec<f32>, Vec<f32>) = (px.iter().map(|p| p[0]).collect(), px.iter().map(|p| p[1]).collect(), px.iter().map(|p| p[2]).collect());
+            let (mut r, mut g, mut b): (Vec<f32>, Vec<f32>, Vec<f32>) =
+                (px.iter().map(|p| p[0]).collect(), px.iter().map(|p| p[1]).collect(), px.iter().map(|p| p[2]).collect());
             rotate_hue(&mut r, &mut g, &mut b, shift);
             for (i, p) in px.iter().enumerate() {
                 let (h, s, v) = rgb_to_hsv(p[0], p[1], p[2]);

@@ -9,7 +9,10 @@ use crate::image::ImageF32;
 /// every std > 0 and finite.
 pub fn check_normalization(mean: &[f32], std: &[f32], channels: usize) -> Result<(), DataError> {
     if mean.len() != std.len() || !(mean.len() == 1 || mean.len() == channels) {
-        return Err(DataError::param("mean/std", format!("{} mean and {} std values for {channels} channel(s): expected 1 or {channels} of each", mean.len(), std.len())));
+        return Err(DataError::param(
+            "mean/std",
+            format!("{} mean and {} std values for {channels} channel(s): expected 1 or {channels} of each", mean.len(), std.len()),
+        ));
     }
     if let Some(s) = std.iter().find(|s| !(**s > 0.0 && s.is_finite())) {
         return Err(DataError::param("std", format!("{s}: every std must be a finite value > 0")));

@@ -17,25 +17,54 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
-use serde_json::{json, Value};
-use ssl_analysis::knn::{knn_accuracy, KnnConfig};
-use ssl_data::{Dataset, InMemoryDataset, Loader, LoaderConfig, PlainView, SimclrView, Split};
+use anyhow::{anyhow, bail, Result};
+use ssl_analysis::knn::knn_accuracy;
+use ssl_analysis::report::KnnSummary;
+use ssl_data::{Dataset, InMemoryDataset, Loader, LoaderConfig, Split};
 use ssl_models::schedule::{lr_at, scaled_lr};
 use ssl_models::{DeviceChoice, Optimizer, OptimizerConfig, OptimizerKind};
 use tch::nn::{self, Module, ModuleT};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::Config;
-use crate::data::load_split;
-use crate::export::load_network;
-use crate::model::{embed, Network};
+use crate::dataset::load_split;
+use crate::network::{embed, ModelConfig, Network};
+use crate::run::{load_network, DistillResult, EvalReport, FinetuneResult, FractionResult, KnnResult, LinearResult};
+
+/// An evaluation protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Weighted cosine kNN of the frozen backbone.
+    Knn,
+    /// Linear probe on the frozen backbone.
+    Linear,
+    /// Fine-tuning on label fractions.
+    Finetune,
+    /// Self-distillation of the fine-tuned model (implies fine-tuning).
+    Distill,
+}
+
+impl Protocol {
+    /// Every protocol, by name.
+    pub const ALL: [(&'static str, Protocol); 4] =
+        [("knn", Protocol::Knn), ("linear", Protocol::Linear), ("finetune", Protocol::Finetune), ("distill", Protocol::Distill)];
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Protocol::ALL.iter().find(|(n, _)| *n == s.trim()).map(|(_, p)| *p).ok_or_else(|| {
+            let names: Vec<&str> = Protocol::ALL.iter().map(|(n, _)| *n).collect();
+            anyhow!("unknown protocol `{s}`; expected any of {}", names.join(", "))
+        })
+    }
+}
 
 /// What `eval` runs and how long.
 #[derive(Clone, Debug)]
 pub struct EvalOptions {
-    /// Any of knn, linear, finetune, distill.
-    pub protocols: Vec<String>,
+    /// Which protocols.
+    pub protocols: Vec<Protocol>,
     /// Linear-probe epochs.
     pub linear_epochs: usize,
     /// Fine-tuning epochs (per fraction).
@@ -59,7 +88,7 @@ pub struct EvalOptions {
 impl Default for EvalOptions {
     fn default() -> Self {
         EvalOptions {
-            protocols: vec!["knn".into(), "linear".into()],
+            protocols: vec![Protocol::Knn, Protocol::Linear],
             linear_epochs: 5,
             finetune_epochs: 10,
             fractions: vec![0.01, 0.1],
@@ -71,19 +100,6 @@ impl Default for EvalOptions {
             device: DeviceChoice::Auto,
         }
     }
-}
-
-/// The protocols `eval` knows.
-pub const PROTOCOLS: [&str; 4] = ["knn", "linear", "finetune", "distill"];
-
-/// The supervised training view: the recipe's crop and flip, no colour changes.
-fn supervised_view(cfg: &Config) -> SimclrView {
-    SimclrView { jitter_p: 0.0, grayscale_p: 0.0, ..cfg.view() }
-}
-
-fn plain_view(cfg: &Config) -> PlainView {
-    let v = cfg.view();
-    PlainView { mean: v.mean, std: v.std }
 }
 
 fn labels_tensor(labels: &[u32], device: Device) -> Tensor {
@@ -142,7 +158,7 @@ impl Classifier {
 
 /// Test accuracy of `f` (logits of a normalised batch) on `test`.
 fn accuracy(cfg: &Config, test: &InMemoryDataset, device: Device, f: impl Fn(&Tensor) -> Tensor) -> Result<f64> {
-    let view = plain_view(cfg);
+    let view = cfg.views.eval_view();
     let labels = test.labels().ok_or_else(|| anyhow!("the test set has no labels"))?;
     let mut correct = 0i64;
     let idx: Vec<usize> = (0..test.len()).collect();
@@ -172,7 +188,7 @@ fn supervised(
 ) -> Result<f64> {
     let batch = batch.min(train.len()).max(2);
     let lc = LoaderConfig { batch_size: batch, views: 1, seed: cfg.seed + 17, ..Default::default() };
-    let loader = Loader::new(train.clone(), Arc::new(supervised_view(cfg)), lc)?;
+    let loader = Loader::new(train.clone(), Arc::new(cfg.views.supervised_view()), lc)?;
     let total = loader.batches_per_epoch() * epochs;
     let peak = scaled_lr(0.1, batch);
     let (mut step, mut last) = (0usize, f64::NAN);
@@ -208,12 +224,8 @@ fn supervised(
 }
 
 /// Runs the protocols on `run` and writes the results.
-pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, Value)> {
-    for p in &opts.protocols {
-        if !PROTOCOLS.contains(&p.as_str()) {
-            bail!("--protocols: unknown protocol `{p}`; expected any of {}", PROTOCOLS.join(", "));
-        }
-    }
+pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalReport)> {
+    let wants = |p: Protocol| opts.protocols.contains(&p);
     let out = opts.out.clone().unwrap_or_else(|| run.join("eval.json"));
     if out.exists() {
         bail!("{} already exists; choose another --out (nothing was written)", out.display());
@@ -227,21 +239,21 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, Value)> 
     let train = Arc::new(load_split(&cfg, Split::Train, cfg.data.train_limit)?);
     let test = load_split(&cfg, Split::Test, cfg.data.test_limit)?;
     let classes = train.num_classes().ok_or_else(|| anyhow!("evaluation needs labels; {} has none", cfg.data.dataset))? as i64;
-    let mut result = json!({"run": run.display().to_string(), "recipe": cfg.name, "objective": cfg.objective.kind});
+    let mut result = EvalReport::new(run, &cfg.name, cfg.objective.name());
     let fresh = || -> Result<Network> { Ok(load_network(run, opts.device)?.1) };
 
-    if opts.protocols.iter().any(|p| p == "knn") {
+    if wants(Protocol::Knn) {
         let net = fresh()?;
-        let view = plain_view(&cfg);
-        let knn = KnnConfig { k: cfg.eval.knn_k, temperature: cfg.eval.knn_temperature };
+        let view = cfg.views.eval_view();
+        let knn = cfg.eval.knn();
         let tr = embed(&net.backbone, train.as_ref(), &view, cfg.eval.batch_size, device)?;
         let te = embed(&net.backbone, &test, &view, cfg.eval.batch_size, device)?;
         let acc = knn_accuracy(tr.view(), train.labels().unwrap_or_default(), te.view(), test.labels().unwrap_or_default(), knn)?;
         eprintln!("kNN (k = {}, T = {}): {acc:.4}", knn.k, knn.temperature);
-        result["knn"] = json!({"accuracy": acc, "k": knn.k, "temperature": knn.temperature, "bank": train.len(), "queries": test.len()});
+        result.knn = Some(KnnResult { accuracy: acc, settings: KnnSummary::new(knn, train.len(), test.len()) });
     }
 
-    if opts.protocols.iter().any(|p| p == "linear") {
+    if wants(Protocol::Linear) {
         let mut net = fresh()?;
         net.vs.freeze();
         let dim = Classifier::feature_dim(&cfg, &net, 0);
@@ -249,18 +261,24 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, Value)> 
         let linear = ssl_models::seeded(cfg.seed.wrapping_add(1), || nn::linear(lvs.root() / "linear", dim, classes, Default::default()));
         let clf = Classifier { net, head_layers: 0, linear };
         // Only the linear layer's variables (in their own store) are optimised.
-        let mut opt = Optimizer::new(&lvs, OptimizerConfig::new(OptimizerKind::Sgd)).map_err(anyhow::Error::msg)?;
+        let mut opt = Optimizer::new(&lvs, OptimizerConfig::new(OptimizerKind::Sgd))?;
         // Frozen backbone: BatchNorm in eval mode, features without gradient.
         let step = |x: &Tensor, _train: bool| clf.linear.forward(&tch::no_grad(|| clf.features(x, false)));
         let loss = supervised(&cfg, train.clone(), opts.linear_epochs, opts.batch_size, &mut opt, device, false, &step, None)?;
         let acc = accuracy(&cfg, &test, device, |x| clf.logits(x, false))?;
         eprintln!("linear probe ({} epochs, frozen backbone): {acc:.4}", opts.linear_epochs);
-        result["linear"] = json!({"accuracy": acc, "epochs": opts.linear_epochs, "batch_size": opts.batch_size, "final_loss": loss,
-            "optimizer": "SGD momentum 0.9, lr 0.1·B/256, cosine, no weight decay", "augmentations": "random resized crop + flip (the recipe's)"});
+        result.linear = Some(LinearResult {
+            accuracy: acc,
+            epochs: opts.linear_epochs,
+            batch_size: opts.batch_size,
+            final_loss: loss,
+            optimizer: "SGD momentum 0.9, lr 0.1·B/256, cosine, no weight decay".into(),
+            augmentations: "random resized crop + flip (the recipe's)".into(),
+        });
     }
 
     let mut teacher: Option<Classifier> = None;
-    if opts.protocols.iter().any(|p| p == "finetune" || p == "distill") {
+    if wants(Protocol::Finetune) || wants(Protocol::Distill) {
         let mut rows = Vec::new();
         for &f in &opts.fractions {
             let net = fresh()?;
@@ -271,42 +289,51 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, Value)> 
             let part = Arc::new(train.subset(&subset)?);
             let mut oc = OptimizerConfig::new(OptimizerKind::Sgd);
             oc.weight_decay = 5e-4;
-            let mut opt = Optimizer::new(&clf.net.vs, oc).map_err(anyhow::Error::msg)?;
+            let mut opt = Optimizer::new(&clf.net.vs, oc)?;
             let step = |x: &Tensor, train: bool| clf.logits(x, train);
             supervised(&cfg, part.clone(), opts.finetune_epochs, opts.batch_size.min(part.len()), &mut opt, device, true, &step, None)?;
             let acc = accuracy(&cfg, &test, device, |x| clf.logits(x, false))?;
             eprintln!("fine-tuned on {:.0}% of the labels ({} images, {} epochs): {acc:.4}", f * 100.0, part.len(), opts.finetune_epochs);
-            rows.push(json!({"fraction": f, "images": part.len(), "accuracy": acc}));
+            rows.push(FractionResult { fraction: f, images: part.len(), accuracy: acc });
             teacher = Some(clf);
         }
-        result["finetune"] = json!({"epochs": opts.finetune_epochs, "from_head_layer": opts.from_head_layer, "results": rows,
-            "optimizer": "SGD momentum 0.9, lr 0.1·B/256, cosine, weight decay 5e-4", "subset": "class-balanced, seeded by the run's seed"});
+        result.finetune = Some(FinetuneResult {
+            epochs: opts.finetune_epochs,
+            from_head_layer: opts.from_head_layer,
+            results: rows,
+            optimizer: "SGD momentum 0.9, lr 0.1·B/256, cosine, weight decay 5e-4".into(),
+            subset: "class-balanced, seeded by the run's seed".into(),
+        });
     }
 
-    if opts.protocols.iter().any(|p| p == "distill") {
+    if wants(Protocol::Distill) {
         let t = teacher.as_ref().ok_or_else(|| anyhow!("distillation needs a fine-tuned teacher (give --fractions)"))?;
         let width = opts.student_width.unwrap_or((cfg.model.width / 2).max(1));
-        let mut scfg = cfg.clone();
-        scfg.model.width = width;
-        scfg.model.projector = vec![];
-        scfg.model.predictor = vec![];
-        let student_net = Network::new(&scfg, device);
-        let linear = ssl_models::seeded(cfg.seed.wrapping_add(3), || nn::linear(student_net.vs.root() / "linear", student_net.backbone.out_dim(), classes, Default::default()));
+        let model = ModelConfig { width, projector: vec![], predictor: vec![], ..cfg.model.clone() };
+        model.check().map_err(|e| anyhow!("--student-width {width}: {e:#}"))?;
+        let student_net = Network::new(&model, cfg.seed, device);
+        let linear = ssl_models::seeded(cfg.seed.wrapping_add(3), || {
+            nn::linear(student_net.vs.root() / "linear", student_net.backbone.out_dim(), classes, Default::default())
+        });
         let student = Classifier { net: student_net, head_layers: 0, linear };
-        let mut opt = Optimizer::new(&student.net.vs, OptimizerConfig::new(OptimizerKind::Sgd)).map_err(anyhow::Error::msg)?;
+        let mut opt = Optimizer::new(&student.net.vs, OptimizerConfig::new(OptimizerKind::Sgd))?;
         let step = |x: &Tensor, train: bool| student.logits(x, train);
         let teach = |x: &Tensor| t.logits(x, false);
         supervised(&cfg, train.clone(), opts.distill_epochs, opts.batch_size, &mut opt, device, true, &step, Some(&teach))?;
         let acc = accuracy(&cfg, &test, device, |x| student.logits(x, false))?;
         let teacher_acc = accuracy(&cfg, &test, device, |x| t.logits(x, false))?;
         eprintln!("distilled student (width {width}, {} epochs on {} unlabeled images): {acc:.4} (teacher {teacher_acc:.4})", opts.distill_epochs, train.len());
-        result["distill"] = json!({"student_width": width, "teacher_width": cfg.model.width, "epochs": opts.distill_epochs, "accuracy": acc,
-            "teacher_accuracy": teacher_acc, "temperature": 1.0, "images": train.len()});
+        result.distill = Some(DistillResult {
+            student_width: width,
+            teacher_width: cfg.model.width,
+            epochs: opts.distill_epochs,
+            accuracy: acc,
+            teacher_accuracy: teacher_acc,
+            temperature: 1.0,
+            images: train.len(),
+        });
     }
 
-    let text = serde_json::to_string_pretty(&result)?;
-    let tmp = out.with_extension("json.partial");
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &out).with_context(|| format!("cannot move {} into place", out.display()))?;
+    crate::run::write_json_new(&out, &result)?;
     Ok((out, result))
 }

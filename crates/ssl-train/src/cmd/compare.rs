@@ -3,11 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde_json::Value;
 use ssl_analysis::plot::SpectrumSeries;
 
 use crate::config::read_saved;
-use crate::monitor::{collapsed_dims, COLLAPSE_THRESHOLD};
+use crate::run::{read_json, read_metrics, EvalReport, MetricLine, RunReport};
 
 /// What `compare` reads from one run folder.
 #[derive(Clone, Debug)]
@@ -41,31 +40,20 @@ pub struct RunRow {
     pub eigenvalues: Vec<f64>,
 }
 
-fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
-}
-
 /// Reads a finished run folder.
 pub fn read_run(dir: &Path) -> Result<RunRow> {
     if !dir.is_dir() {
         bail!("{} is not a run folder", dir.display());
     }
     let cfg = read_saved(&dir.join("config.toml"))?;
-    let report = read_json(&dir.join("report.json")).context("the run has no report (did it finish?)")?;
-    let num = |k: &str| -> Result<f64> {
-        report[k].as_f64().or(if report[k].is_null() { Some(f64::NAN) } else { None }).with_context(|| format!("{}: `{k}` is not a number", dir.join("report.json").display()))
-    };
-    let eigenvalues: Vec<f64> = report["covariance_eigenvalues"]
-        .as_array()
-        .with_context(|| format!("{}: no covariance_eigenvalues", dir.join("report.json").display()))?
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
-    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).with_context(|| format!("cannot read {}", dir.join("metrics.jsonl").display()))?;
-    let lines: Vec<Value> = metrics.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect();
-    let online = lines.iter().rev().find_map(|l| l["online_probe_acc"].as_f64());
-    let offline = read_json(&dir.join("eval.json")).ok().and_then(|e| e["linear"]["accuracy"].as_f64());
+    let report: RunReport = read_json(&dir.join("report.json")).context("the run has no report (did it finish?)")?;
+    let lines = read_metrics(&dir.join("metrics.jsonl"))?;
+    let online = lines.iter().rev().find_map(|l| match l {
+        MetricLine::Step(s) => s.online_probe_acc,
+        _ => None,
+    });
+    let eval_path = dir.join("eval.json");
+    let offline = if eval_path.exists() { read_json::<EvalReport>(&eval_path)?.linear.map(|l| l.accuracy) } else { None };
     let (linear, linear_source) = match (offline, online) {
         (Some(v), _) => (v, "eval"),
         (None, Some(v)) => (v, "online"),
@@ -73,23 +61,27 @@ pub fn read_run(dir: &Path) -> Result<RunRow> {
     };
     let rates: Vec<f64> = lines
         .iter()
-        .filter(|l| l["kind"] == "epoch")
-        .filter_map(|l| l["images_per_s"].as_f64())
+        .filter_map(|l| match l {
+            MetricLine::Epoch(e) => Some(e.images_per_s),
+            _ => None,
+        })
         .collect();
+    let t = &report.trained;
+    let s = &t.spectrum;
     Ok(RunRow {
         name: dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
-        method: cfg.objective.kind.clone(),
-        epochs: cfg.optimizer.epochs,
-        knn: num("knn_accuracy")?,
-        knn_init: num("knn_accuracy_init").unwrap_or(f64::NAN),
+        method: cfg.objective.name().to_string(),
+        epochs: cfg.training.epochs,
+        knn: t.knn_accuracy.unwrap_or(f64::NAN),
+        knn_init: report.knn_accuracy_init,
         linear,
         linear_source,
-        participation_ratio: num("participation_ratio")?,
-        alpha: num("alpha")?,
-        rankme: num("rankme")?,
-        collapsed: (collapsed_dims(&eigenvalues, COLLAPSE_THRESHOLD), eigenvalues.len()),
+        participation_ratio: s.participation_ratio,
+        alpha: s.alpha,
+        rankme: s.rankme,
+        collapsed: (t.collapsed_dims, s.dim),
         images_per_s: if rates.is_empty() { f64::NAN } else { rates.iter().sum::<f64>() / rates.len() as f64 },
-        eigenvalues,
+        eigenvalues: s.covariance_eigenvalues.clone(),
     })
 }
 
@@ -124,19 +116,32 @@ pub fn compare(dirs: &[PathBuf], plot: &Path) -> Result<String> {
         bail!("give at least one run folder, e.g. `cargo xtask compare runs/a runs/b`");
     }
     let rows: Vec<RunRow> = dirs.iter().map(|d| read_run(d)).collect::<Result<_>>()?;
-    let series: Vec<SpectrumSeries<'_>> =
-        rows.iter().map(|r| SpectrumSeries { label: &r.name, eigenvalues: &r.eigenvalues, fit: None }).collect();
+    let series: Vec<SpectrumSeries<'_>> = rows.iter().map(|r| SpectrumSeries { label: &r.name, eigenvalues: &r.eigenvalues, fit: None }).collect();
     ssl_analysis::plot::spectrum_plot(plot, "test-set backbone covariance spectra", &series)?;
     Ok(table(&rows))
 }
 
 /// The table as Markdown (for notes and docs).
 pub fn markdown(rows: &[RunRow]) -> String {
-    let mut s = String::from("| run | method | epochs | kNN | kNN at init | linear | PR | α | RankMe | collapsed | images/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut s = String::from(
+        "| run | method | epochs | kNN | kNN at init | linear | PR | α | RankMe | collapsed | images/s |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
     for r in rows {
         s += &format!(
             "| {} | {} | {} | {:.4} | {:.4} | {:.4} ({}) | {:.2} | {:.3} | {:.1} | {}/{} | {:.0} |\n",
-            r.name, r.method, r.epochs, r.knn, r.knn_init, r.linear, r.linear_source, r.participation_ratio, r.alpha, r.rankme, r.collapsed.0, r.collapsed.1, r.images_per_s
+            r.name,
+            r.method,
+            r.epochs,
+            r.knn,
+            r.knn_init,
+            r.linear,
+            r.linear_source,
+            r.participation_ratio,
+            r.alpha,
+            r.rankme,
+            r.collapsed.0,
+            r.collapsed.1,
+            r.images_per_s
         );
     }
     s

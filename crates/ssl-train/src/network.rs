@@ -1,14 +1,57 @@
 //! The network of a run (backbone, projector, and for BYOL / SimSiam a predictor), its EMA
 //! target, and embedding extraction.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use ndarray::Array2;
-use ssl_data::{make_batch, Dataset, PlainView};
-use ssl_models::{Mlp, MlpConfig, ResNet, ResNetConfig};
+use serde::{Deserialize, Serialize};
+use ssl_data::{make_batch, Dataset, ViewTransform};
+use ssl_models::resnet::Depth;
+use ssl_models::{Mlp, MlpConfig, ResNet, ResNetConfig, Stem};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::Config;
+
+/// Encoder and heads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// 18 | 34 | 50.
+    pub depth: Depth,
+    /// cifar | imagenet.
+    pub stem: Stem,
+    /// First-stage channels.
+    pub width: i64,
+    /// Input channels.
+    pub in_channels: i64,
+    /// Projector widths after the representation (empty = no projector).
+    pub projector: Vec<i64>,
+    /// BatchNorm in the projector's hidden layers.
+    #[serde(default)]
+    pub projector_batch_norm: bool,
+    /// Hidden widths of the BYOL / SimSiam predictor (its input and output are the projector's
+    /// output); empty for methods without one.
+    #[serde(default)]
+    pub predictor: Vec<i64>,
+}
+
+impl ModelConfig {
+    /// The representation size: the backbone's output width.
+    pub fn representation_dim(&self) -> i64 {
+        self.width * 8 * if self.depth == Depth::R50 { 4 } else { 1 }
+    }
+
+    /// Checks widths.
+    pub fn check(&self) -> Result<()> {
+        if self.width < 1 || self.in_channels < 1 {
+            bail!("model.width = {} and model.in_channels = {}: both must be >= 1", self.width, self.in_channels);
+        }
+        if self.projector.iter().chain(&self.predictor).any(|&w| w < 1) {
+            bail!("model.projector = {:?} / model.predictor = {:?}: every width must be >= 1", self.projector, self.predictor);
+        }
+        Ok(())
+    }
+}
 
 /// Backbone, optional projector, and the variables they live in.
 pub struct Network {
@@ -23,24 +66,28 @@ pub struct Network {
 }
 
 impl Network {
-    /// Builds the network of `cfg` on `device`, its initial weights drawn from `cfg.seed`.
-    pub fn new(cfg: &Config, device: Device) -> Network {
-        Self::build(cfg, device, true)
+    /// Builds the network of a run on `device`, its initial weights drawn from `cfg.seed`.
+    pub fn of_run(cfg: &Config, device: Device) -> Network {
+        Self::new(&cfg.model, cfg.seed, device)
     }
 
-    /// The EMA target of `cfg`'s network: backbone and projector, no predictor, frozen.
-    pub fn target(cfg: &Config, device: Device) -> Network {
-        let mut net = Self::build(cfg, device, false);
+    /// Builds the network `m` on `device`, its initial weights drawn from `seed`.
+    pub fn new(m: &ModelConfig, seed: u64, device: Device) -> Network {
+        Self::build(m, seed, device, true)
+    }
+
+    /// The EMA target of a run's network: backbone and projector, no predictor, frozen.
+    pub fn target_of_run(cfg: &Config, device: Device) -> Network {
+        let mut net = Self::build(&cfg.model, cfg.seed, device, false);
         net.vs.freeze();
         net
     }
 
-    fn build(cfg: &Config, device: Device, with_predictor: bool) -> Network {
+    fn build(m: &ModelConfig, seed: u64, device: Device, with_predictor: bool) -> Network {
         // Seeded under a process-wide lock: the weights depend on the seed alone, even with
         // other runs (or tests) building models on other threads.
-        ssl_models::seeded(cfg.seed, || {
+        ssl_models::seeded(seed, || {
             let vs = nn::VarStore::new(device);
-            let m = &cfg.model;
             let rc = ResNetConfig { depth: m.depth, stem: m.stem, in_channels: m.in_channels, width: m.width, zero_init_residual: false };
             let backbone = ResNet::new(&(vs.root() / "backbone"), &rc);
             let projector = (!m.projector.is_empty()).then(|| {
@@ -83,18 +130,12 @@ impl Network {
 }
 
 /// Backbone representations (eval mode, no gradient) of every image of `ds`, `[n, d]` f32.
-pub fn embed(backbone: &ResNet, ds: &dyn Dataset, view: &PlainView, batch: usize, device: Device) -> Result<Array2<f32>> {
+pub fn embed(backbone: &ResNet, ds: &dyn Dataset, view: &dyn ViewTransform, batch: usize, device: Device) -> Result<Array2<f32>> {
     embed_with(ds, view, batch, device, |x| backbone.forward_t(x, false))
 }
 
 /// `f` (run in eval mode without gradient) applied to every image of `ds`, `[n, d]` f32.
-pub fn embed_with(
-    ds: &dyn Dataset,
-    view: &PlainView,
-    batch: usize,
-    device: Device,
-    f: impl Fn(&Tensor) -> Tensor,
-) -> Result<Array2<f32>> {
+pub fn embed_with(ds: &dyn Dataset, view: &dyn ViewTransform, batch: usize, device: Device, f: impl Fn(&Tensor) -> Tensor) -> Result<Array2<f32>> {
     let n = ds.len();
     let mut rows: Vec<f32> = Vec::new();
     let mut dim = 0usize;

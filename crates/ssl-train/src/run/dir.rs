@@ -4,9 +4,12 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::metrics::MetricLine;
 
 /// An open run folder.
 pub struct RunDir {
@@ -60,41 +63,60 @@ impl RunDir {
     }
 
     /// Appends one line to `metrics.jsonl` and flushes it.
-    pub fn log(&mut self, line: &serde_json::Value) -> Result<()> {
-        writeln!(self.metrics, "{line}")?;
+    pub fn log(&mut self, line: &MetricLine) -> Result<()> {
+        writeln!(self.metrics, "{}", line.to_json())?;
         self.metrics.flush()?;
         Ok(())
     }
 
-    /// Writes `name` atomically: `write` fills a temporary file, which is then renamed.
+    /// Writes `name` atomically (`ssl_io::write_atomic`): `write` fills a temporary sibling that
+    /// keeps the extension (plotters picks the format by it), which is then renamed.
     pub fn write_atomic(&self, name: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
         let dest = self.file(name);
-        let tmp = self.file(&format!(".tmp-{name}")); // keeps the extension (plotters picks the format by it)
-        write(&tmp).with_context(|| format!("cannot write {}", dest.display()))?;
-        std::fs::rename(&tmp, &dest).with_context(|| format!("cannot move {} into place", dest.display()))?;
+        ssl_io::write_atomic(&dest, write).map_err(atomic_error)?;
         Ok(dest)
+    }
+
+    /// Writes `value` as pretty JSON, atomically.
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<PathBuf> {
+        let text = serde_json::to_string_pretty(value).with_context(|| format!("cannot serialise {name}"))?;
+        self.write_text(name, &text)
+    }
+
+    /// Reads a JSON file of the folder into its type.
+    pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
+        read_json(&self.file(name))
     }
 
     /// Writes a text file atomically.
     pub fn write_text(&self, name: &str, text: &str) -> Result<PathBuf> {
-        self.write_atomic(name, |p| Ok(std::fs::write(p, text)?))
+        let dest = self.file(name);
+        ssl_io::write_bytes_atomic(&dest, text)?;
+        Ok(dest)
     }
 }
 
-/// The git revision of the working tree (`<sha>` or `<sha>-dirty`), or `unknown`.
-pub fn git_revision() -> String {
-    let out = |args: &[&str]| {
-        Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match out(&["rev-parse", "HEAD"]) {
-        Some(sha) => {
-            let dirty = out(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-            if dirty {
-                format!("{sha}-dirty")
-            } else {
-                sha
-            }
-        }
-        None => "unknown".into(),
+/// Reads a JSON file into its type; errors name the file.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} does not hold what this version of the runner writes", path.display()))
+}
+
+/// Writes `value` as pretty JSON to `path` (atomically); refuses, writing nothing, when `path`
+/// already exists.
+pub fn write_json_new<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).with_context(|| format!("cannot serialise {}", path.display()))?;
+    ssl_io::write_new_bytes_atomic(path, text).map_err(|e| match e {
+        ssl_io::AtomicError::Exists { path } => anyhow::anyhow!("{} already exists; choose another --out (nothing was written)", path.display()),
+        other => anyhow::Error::new(other),
+    })
+}
+
+/// An atomic write's error with its cause chain: the writer's own error, or the file system's.
+fn atomic_error(e: ssl_io::AtomicError<anyhow::Error>) -> anyhow::Error {
+    match e {
+        ssl_io::AtomicError::Write { path, source } => source.context(format!("cannot write {}", path.display())),
+        ssl_io::AtomicError::Io { path, action, source } => anyhow::Error::new(source).context(format!("{}: cannot {action}", path.display())),
+        ssl_io::AtomicError::Exists { path } => anyhow::anyhow!("{} already exists", path.display()),
     }
 }

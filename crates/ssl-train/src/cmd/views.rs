@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use ssl_data::{make_batch, Dataset, Split};
 
 use crate::config::Config;
-use crate::data::load_split;
+use crate::dataset::load_split;
 
 /// Writes the grid; returns (rows, columns).
 pub fn views_grid(cfg: &Config, images: usize, views: usize, seed: u64, out: &Path) -> Result<(usize, usize)> {
@@ -21,7 +21,7 @@ pub fn views_grid(cfg: &Config, images: usize, views: usize, seed: u64, out: &Pa
     let ds = load_split(cfg, Split::Train, images)?;
     let n = images.min(ds.len());
     let idx: Vec<usize> = (0..n).collect();
-    let transform = cfg.train_view();
+    let transform = cfg.views.train_view();
     cfg.check_views(ds.shape())?;
     let batch = make_batch(&ds, transform.as_ref(), &idx, views, seed, 0);
     let [_, _, c, h, w] = batch.dims();
@@ -31,8 +31,7 @@ pub fn views_grid(cfg: &Config, images: usize, views: usize, seed: u64, out: &Pa
     let cell = side * zoom + 4;
     let (cols, rows) = (views + 1, n);
     let mut grid = image::RgbImage::from_pixel((cols * cell) as u32, (rows * cell) as u32, image::Rgb([255, 255, 255]));
-    let mean = &cfg.views.mean;
-    let std = &cfg.views.std;
+    let (mean, std) = cfg.views.eval_normalization().unwrap_or((&[0.0], &[1.0]));
     let put = |grid: &mut image::RgbImage, row: usize, col: usize, hh: usize, ww: usize, px: &dyn Fn(usize, usize) -> [f32; 3]| {
         for y in 0..hh * zoom {
             for x in 0..ww * zoom {
@@ -45,14 +44,18 @@ pub fn views_grid(cfg: &Config, images: usize, views: usize, seed: u64, out: &Pa
         let img = ds.image(i);
         put(&mut grid, row, 0, src.height, src.width, &|y, x| {
             let p = &img.data[(y * src.width + x) * src.channels..];
-            if src.channels >= 3 { [0, 1, 2].map(|k| f32::from(p[k]) / 255.0) } else { [f32::from(p[0]) / 255.0; 3] }
+            if src.channels >= 3 {
+                [0, 1, 2].map(|k| f32::from(p[k]) / 255.0)
+            } else {
+                [f32::from(p[0]) / 255.0; 3]
+            }
         });
         for v in 0..views {
             let off = (v * n + row) * c * h * w;
             let data = &batch.data[off..off + c * h * w];
             let un = |ch: usize, val: f32| {
                 let (m, s) = if mean.len() == 1 { (mean[0], std[0]) } else { (mean[ch.min(mean.len() - 1)], std[ch.min(std.len() - 1)]) };
-                val * s as f32 + m as f32
+                val * s + m
             };
             put(&mut grid, row, v + 1, h, w, &|y, x| {
                 if c >= 3 {

@@ -7,24 +7,26 @@ use ssl_data::{idx, Dataset, Split};
 /// The doctor's report as lines of text.
 pub fn report(data_dir: &Path) -> Vec<String> {
     let mut lines = vec![
-        format!("torch (libtorch) version: {}", option_env!("SSL_TORCH_VERSION").unwrap_or("unknown")),
+        format!("torch (libtorch) version: {}", crate::run::torch_version()),
         format!("CUDA available: {}", tch::Cuda::is_available()),
         format!("CUDA devices: {}", tch::Cuda::device_count()),
         format!("cuDNN available: {}", tch::Cuda::cudnn_is_available()),
         format!("torch CPU threads: {}", tch::get_num_threads()),
-        format!(
-            "torch CPU backends: MKL {}, MKL-DNN {}, OpenMP {}",
-            tch::utils::has_mkl(),
-            tch::utils::has_mkldnn(),
-            tch::utils::has_openmp()
-        ),
+        format!("torch CPU backends: MKL {}, MKL-DNN {}, OpenMP {}", tch::utils::has_mkl(), tch::utils::has_mkldnn(), tch::utils::has_openmp()),
         format!("BLAS/LAPACK of ssl-analysis: {}", ssl_analysis::blas_info()),
     ];
     lines.push(format!("datasets under {}:", data_dir.display()));
     let fm = data_dir.join("fashion-mnist");
     for split in [Split::Train, Split::Test] {
         let line = match idx::fashion_mnist(&fm, split) {
-            Ok(ds) => format!("  fashion-mnist {}: {} images {}x{}, {} classes", split.name(), ds.len(), ds.shape().height, ds.shape().width, ds.num_classes().unwrap_or(0)),
+            Ok(ds) => format!(
+                "  fashion-mnist {}: {} images {}x{}, {} classes",
+                split.name(),
+                ds.len(),
+                ds.shape().height,
+                ds.shape().width,
+                ds.num_classes().unwrap_or(0)
+            ),
             Err(e) => format!("  fashion-mnist {}: absent or unreadable ({e})", split.name()),
         };
         lines.push(line);

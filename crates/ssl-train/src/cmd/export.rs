@@ -4,26 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use ssl_data::{PlainView, Split};
-use ssl_models::{pick_device, DeviceChoice};
+use ssl_data::Split;
+use ssl_models::DeviceChoice;
 use tch::nn::ModuleT;
 
-use crate::config::read_saved;
-use crate::model::{embed, embed_with, Network};
-use crate::data::load_split;
-
-/// Rebuilds a run's network and loads its `checkpoint.safetensors`.
-pub fn load_network(run: &Path, device: DeviceChoice) -> Result<(crate::config::Config, Network)> {
-    let cfg = read_saved(&run.join("config.toml")).with_context(|| format!("{} is not a readable run folder", run.display()))?;
-    let device = pick_device(device).map_err(anyhow::Error::msg)?;
-    let mut net = Network::new(&cfg, device);
-    let ckpt = run.join("checkpoint.safetensors");
-    if !ckpt.is_file() {
-        bail!("{} has no checkpoint.safetensors", run.display());
-    }
-    ssl_models::checkpoint::load(&ckpt, &mut [("", &mut net.vs)], None).map_err(|e| anyhow::anyhow!("corrupt or incompatible checkpoint: {e}"))?;
-    Ok((cfg, net))
-}
+use crate::dataset::load_split;
+use crate::network::{embed, embed_with};
+use crate::run::load_network;
 
 /// Writes `<split>_backbone.npy`, `<split>_projector.npy` (if the run has a projector) and
 /// `<split>_labels.npy` into `out` (default `<run>/export`); never overwrites a file.
@@ -40,8 +27,7 @@ pub fn export(run: &Path, split: Split, out: Option<PathBuf>, device: DeviceChoi
         Split::Test => cfg.data.test_limit,
     };
     let ds = load_split(&cfg, split, limit)?;
-    let sv = cfg.view();
-    let view = PlainView { mean: sv.mean, std: sv.std };
+    let view = cfg.views.eval_view();
     let device = net.vs.device();
     let mut written = Vec::new();
     let backbone = embed(&net.backbone, &ds, &view, cfg.eval.batch_size, device)?;

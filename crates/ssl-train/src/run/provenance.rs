@@ -1,0 +1,74 @@
+//! `run.json`: where a run came from — seed, code revision, libtorch, device, command lines —
+//! and how long it took; written at the start, on every resume, and at the end.
+
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+/// The provenance of a run folder.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Seed of weights, sample order and views.
+    pub seed: u64,
+    /// `git rev-parse HEAD` of the working tree (`-dirty` when it had changes).
+    pub git_revision: String,
+    /// The libtorch the runner was built against (read from the wheel's `version.py`).
+    pub torch_version: String,
+    /// The device of the last (re)start, e.g. `Cpu` or `Cuda(0)`.
+    pub device: String,
+    /// libtorch CPU threads.
+    pub threads: i32,
+    /// Mixed precision in use.
+    pub amp: bool,
+    /// The command line that started the run.
+    pub command: String,
+    /// When it started (RFC 3339).
+    pub started: String,
+    /// Every resume: at which step, with which command, when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed: Vec<Resumption>,
+    /// Training wall time summed over every invocation, in seconds.
+    #[serde(default)]
+    pub train_seconds: f64,
+    /// Steps of the whole run.
+    #[serde(default)]
+    pub steps: usize,
+    /// Wall time of the invocation that finished the run (training and evaluation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_seconds: Option<f64>,
+}
+
+/// One `--resume`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resumption {
+    /// Steps done when it resumed.
+    pub at_step: usize,
+    /// Its command line.
+    pub command: String,
+    /// When (RFC 3339).
+    pub time: String,
+}
+
+/// The libtorch version the workspace is built against (one place: torch-link reads it from the
+/// installed wheel at build time).
+pub fn torch_version() -> &'static str {
+    option_env!("SSL_TORCH_VERSION").unwrap_or("unknown")
+}
+
+/// The git revision of the working tree (`<sha>` or `<sha>-dirty`), or `unknown`.
+pub fn git_revision() -> String {
+    let out = |args: &[&str]| {
+        Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match out(&["rev-parse", "HEAD"]) {
+        Some(sha) => {
+            let dirty = out(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{sha}-dirty")
+            } else {
+                sha
+            }
+        }
+        None => "unknown".into(),
+    }
+}

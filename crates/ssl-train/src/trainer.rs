@@ -1,0 +1,566 @@
+//! The [`Trainer`]: views → encoder → projector (→ predictor) → objective → optimiser step, for
+//! every method of the runner, with a progress bar, per-step metrics (every named loss part, LR,
+//! images/s, the online linear probe), the per-epoch monitor, checkpoints, resume, Ctrl-C and
+//! NaN handling, then the final evaluation.
+//!
+//! [`train`] runs a whole run; a study drives the same run step by step to look inside it:
+//!
+//! ```no_run
+//! use ssl_train::config::{Config, Source};
+//! use ssl_train::trainer::{RunOptions, Trainer};
+//! let cfg = Config::load(&Source::Recipe("simclr-fmnist".into()), &["training.epochs=1".into()])?;
+//! let mut t = Trainer::new(&cfg, RunOptions::default())?;
+//! while !t.is_done() {
+//!     let mut batches = t.epoch_batches();
+//!     while let Some(batch) = batches.next() {
+//!         let mut batch = batch?;
+//!         let out = t.step(&batch)?;
+//!         batches.recycle(std::mem::take(&mut batch.data));
+//!         if t.steps_done() % 100 == 0 {
+//!             // Anything of the network, mid-training: weights, embeddings of chosen images, ...
+//!             let w = t.network().vs.variables()["backbone.conv1.weight"].shallow_clone();
+//!             println!("step {}: loss {:.4}, conv1 norm {:.3}", t.steps_done(), out.loss, w.norm().double_value(&[]));
+//!         }
+//!     }
+//!     t.end_epoch()?;
+//! }
+//! let summary = t.finish()?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use ssl_data::{Dataset, EpochIter, InMemoryDataset, Loader, LoaderConfig, MultiViewBatch, Split};
+use ssl_models::amp::GradScaler;
+use ssl_models::checkpoint::{self, TrainState};
+use ssl_models::ema::{copy_weights, ema_update};
+use ssl_models::schedule::ema_tau_at;
+use ssl_models::{pick_device, DeviceChoice, Optimizer};
+use tch::nn;
+use tch::{Device, Tensor};
+
+use crate::config::Config;
+use crate::dataset::load_split;
+use crate::evaluate::{evaluate, Evaluation};
+use crate::monitor::Monitor;
+use crate::network::Network;
+use crate::objective::Method;
+use crate::probe::OnlineProbe;
+use crate::run::{git_revision, torch_version, EpochLine, MetricLine, Provenance, Resumption, RunDir, StepLine, StopReason, StoppedLine, CHECKPOINT};
+
+pub use ssl_models::schedule::lr_at;
+
+/// Options of a run that are not part of its recipe (so `--resume` never compares them).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// cpu | cuda | auto.
+    pub device: DeviceChoice,
+    /// libtorch CPU threads (default: libtorch's choice).
+    pub threads: Option<usize>,
+    /// Parent folder of run folders.
+    pub runs_root: PathBuf,
+    /// Run folder name (default: `<recipe>-<date>-<time>`).
+    pub name: Option<String>,
+    /// Continue this run folder from its checkpoint instead of starting a new one.
+    pub resume: Option<PathBuf>,
+    /// The command line, for `run.json`.
+    pub command: String,
+    /// Show a progress bar (otherwise print a line every 20 logged steps).
+    pub progress: bool,
+    /// Set (e.g. by a Ctrl-C handler) to stop after the current step, saving a checkpoint.
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Stop (as if interrupted, saving a checkpoint) after this many steps in total — for tests
+    /// of resume.
+    pub stop_after_steps: Option<usize>,
+    /// Skip the final evaluation (tests that only need the training loop).
+    pub skip_eval: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            device: DeviceChoice::Auto,
+            threads: None,
+            runs_root: "runs".into(),
+            name: None,
+            resume: None,
+            command: String::new(),
+            progress: std::io::stderr().is_terminal(),
+            stop: None,
+            stop_after_steps: None,
+            skip_eval: false,
+        }
+    }
+}
+
+/// What a finished run reports.
+pub struct RunSummary {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// kNN accuracy of the trained encoder (NaN when the evaluation was skipped).
+    pub knn_trained: f64,
+    /// The whole evaluation (None when skipped).
+    pub eval: Option<Evaluation>,
+    /// Mean loss of every epoch trained in this invocation.
+    pub epoch_losses: Vec<f64>,
+    /// Wall time of the whole run in seconds.
+    pub wall_seconds: f64,
+}
+
+/// What one step did.
+#[derive(Clone, Debug)]
+pub struct StepOutput {
+    /// The loss.
+    pub loss: f64,
+    /// The objective's named parts.
+    pub parts: Vec<(&'static str, f64)>,
+    /// The learning rate used.
+    pub lr: f64,
+}
+
+/// What the checkpoint's state records about the run besides its position.
+#[derive(Serialize)]
+struct CheckpointInfo<'a> {
+    recipe: &'a str,
+    objective: &'a str,
+}
+
+/// Running sums of the current epoch.
+struct EpochStats {
+    started: Instant,
+    loss_sum: f64,
+    steps: usize,
+    /// Start and images of the current logging window (for images/s).
+    window: (Instant, usize),
+}
+
+impl EpochStats {
+    fn new() -> Self {
+        EpochStats { started: Instant::now(), loss_sum: 0.0, steps: 0, window: (Instant::now(), 0) }
+    }
+}
+
+/// A run in progress: its data, network, optimiser, run folder and position.
+pub struct Trainer {
+    cfg: Config,
+    opts: RunOptions,
+    device: Device,
+    train_set: Arc<InMemoryDataset>,
+    test_set: InMemoryDataset,
+    loader: Loader,
+    method: Method,
+    net: Network,
+    init: Network,
+    target: Option<Network>,
+    opt: Optimizer,
+    scaler: GradScaler,
+    probe: Option<OnlineProbe>,
+    monitor: Option<Monitor>,
+    run: RunDir,
+    provenance: Provenance,
+    bar: ProgressBar,
+    step: usize,
+    steps_per_epoch: usize,
+    total: usize,
+    warmup: usize,
+    epoch_stats: Option<EpochStats>,
+    epoch_losses: Vec<f64>,
+    started: Instant,
+    train_seconds: f64,
+}
+
+/// Trains `cfg` (or continues `opts.resume`), writes the run folder, and evaluates.
+pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
+    let trainer = match &opts.resume {
+        Some(dir) => Trainer::resume(dir.clone(), cfg, opts.clone())?,
+        None => Trainer::new(cfg, opts.clone())?,
+    };
+    trainer.run()
+}
+
+impl Trainer {
+    /// Starts a new run of `cfg` in a new folder under `opts.runs_root` (`opts.resume` is
+    /// ignored). Data and settings are checked before the folder is made.
+    pub fn new(cfg: &Config, opts: RunOptions) -> Result<Trainer> {
+        let mut t = Self::build(cfg, opts, |o| {
+            let name = o.name.clone().unwrap_or_else(|| format!("{}-{}", cfg.name, chrono::Local::now().format("%Y%m%d-%H%M%S")));
+            RunDir::create(&o.runs_root, &name)
+        })?;
+        t.run.write_text("config.toml", &cfg.to_toml())?;
+        t.provenance.command = t.opts.command.clone();
+        t.provenance.started = chrono::Local::now().to_rfc3339();
+        t.run.write_json("run.json", &t.provenance)?;
+        t.announce();
+        if let Some(m) = &t.monitor {
+            let line = m.measure(&t.net, t.device, 0, 0)?;
+            t.bar.println(line.describe());
+            t.run.log(&MetricLine::Monitor(line))?;
+        }
+        Ok(t)
+    }
+
+    /// Continues the run folder `dir` from its checkpoint; `cfg` must be the folder's config.
+    pub fn resume(dir: PathBuf, cfg: &Config, opts: RunOptions) -> Result<Trainer> {
+        let mut t = Self::build(cfg, opts, |_| RunDir::open(&dir))?;
+        let ckpt = t.run.file(CHECKPOINT);
+        let mut stores: Vec<(&str, &mut nn::VarStore)> = vec![("", &mut t.net.vs)];
+        if let Some(target) = t.target.as_mut() {
+            stores.push(("target/", &mut target.vs));
+        }
+        let state = checkpoint::load(&ckpt, &mut stores, Some(&mut t.opt)).context("cannot resume")?;
+        if state.finished {
+            bail!("{} already finished training (epoch {}); nothing to resume", dir.display(), state.epoch);
+        }
+        if state.seed != cfg.seed {
+            bail!("{}: the checkpoint was written with seed {}, the config says {}", ckpt.display(), state.seed, cfg.seed);
+        }
+        t.scaler.scale = state.loss_scale;
+        t.step = state.step;
+        // The online probe restarts on resume: it is a diagnostic, not part of the model.
+        let before = t.provenance.clone();
+        t.provenance = t.run.read_json::<Provenance>("run.json").unwrap_or_else(|e| {
+            eprintln!("warning: {e:#}; run.json is rewritten from this invocation");
+            before.clone()
+        });
+        t.provenance.device = before.device;
+        t.provenance.threads = before.threads;
+        t.provenance.amp = before.amp;
+        t.provenance.git_revision = before.git_revision;
+        t.provenance.torch_version = before.torch_version;
+        t.provenance.resumed.push(Resumption { at_step: t.step, command: t.opts.command.clone(), time: chrono::Local::now().to_rfc3339() });
+        t.run.write_json("run.json", &t.provenance)?;
+        t.bar.set_position(t.step as u64);
+        t.announce();
+        Ok(t)
+    }
+
+    /// Data (checked against the config), loader, networks, optimiser, probe, monitor; then the
+    /// run folder from `open_run`, once every check has passed.
+    fn build(cfg: &Config, opts: RunOptions, open_run: impl FnOnce(&RunOptions) -> Result<RunDir>) -> Result<Trainer> {
+        let started = Instant::now();
+        if let Some(n) = opts.threads {
+            if n == 0 {
+                bail!("--threads 0: expected at least 1");
+            }
+            tch::set_num_threads(n as i32);
+        }
+        let device = pick_device(opts.device)?;
+        // Data first: a missing dataset must fail before a run folder is made.
+        let train_set = Arc::new(load_split(cfg, Split::Train, cfg.data.train_limit)?);
+        let test_set = load_split(cfg, Split::Test, cfg.data.test_limit)?;
+        cfg.check_views(train_set.shape())?;
+        if cfg.training.batch_size > train_set.len() {
+            bail!("training.batch_size = {} is larger than the training set ({} images)", cfg.training.batch_size, train_set.len());
+        }
+        let lc = LoaderConfig { batch_size: cfg.training.batch_size, views: cfg.views.count, seed: cfg.seed, ..Default::default() };
+        let loader = Loader::new(train_set.clone(), cfg.views.train_view(), lc)?;
+        let method = Method::new(&cfg.objective)?;
+
+        let net = Network::of_run(cfg, device);
+        let init = Network::of_run(cfg, device); // same seed: the encoder at initialisation, kept for comparison
+        let mut target = cfg.objective.target_momentum().map(|_| Network::target_of_run(cfg, device));
+        if let Some(t) = target.as_mut() {
+            copy_weights(&mut t.vs, &net.vs)?;
+        }
+        let opt = Optimizer::new(&net.vs, cfg.optimizer.clone())?;
+        let scaler = GradScaler::new(cfg.training.amp && device.is_cuda());
+        let classes = train_set.num_classes().unwrap_or(0) as i64;
+        let probe = if classes > 1 { Some(OnlineProbe::new(net.backbone.out_dim(), classes, device, cfg.seed.wrapping_add(1))?) } else { None };
+        let monitor = if cfg.monitor.every_epochs > 0 { Some(Monitor::new(cfg, &train_set, &test_set)?) } else { None };
+
+        let steps_per_epoch = loader.batches_per_epoch();
+        let total = steps_per_epoch * cfg.training.epochs;
+        let warmup = cfg.schedule.warmup_steps(steps_per_epoch);
+        let bar = if opts.progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {pos}/{len} {msg} [{elapsed_precise} < ETA {eta_precise}]")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        let provenance = Provenance {
+            seed: cfg.seed,
+            git_revision: git_revision(),
+            torch_version: torch_version().to_string(),
+            device: format!("{device:?}"),
+            threads: tch::get_num_threads(),
+            amp: scaler.enabled,
+            steps: total,
+            ..Default::default()
+        };
+        let run = open_run(&opts)?;
+        Ok(Trainer {
+            cfg: cfg.clone(),
+            opts,
+            device,
+            train_set,
+            test_set,
+            loader,
+            method,
+            net,
+            init,
+            target,
+            opt,
+            scaler,
+            probe,
+            monitor,
+            run,
+            provenance,
+            bar,
+            step: 0,
+            steps_per_epoch,
+            total,
+            warmup,
+            epoch_stats: None,
+            epoch_losses: Vec::new(),
+            started,
+            train_seconds: 0.0,
+        })
+    }
+
+    fn announce(&self) {
+        let cfg = &self.cfg;
+        eprintln!(
+            "training {} ({}) on {} ({} images, {} steps of {} x {} views{}) on {:?}; {} parameters; run folder {}",
+            cfg.name,
+            cfg.objective.name(),
+            cfg.data.dataset,
+            self.train_set.len(),
+            self.total,
+            cfg.training.batch_size,
+            cfg.views.count,
+            if self.step > 0 { format!(", resuming at step {}", self.step) } else { String::new() },
+            self.device,
+            self.net.num_parameters(),
+            self.run.path().display()
+        );
+    }
+
+    /// The run's config.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The network being trained.
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// The EMA target network, for methods that keep one.
+    pub fn target_network(&self) -> Option<&Network> {
+        self.target.as_ref()
+    }
+
+    /// The device.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// The training and test sets.
+    pub fn datasets(&self) -> (&InMemoryDataset, &InMemoryDataset) {
+        (&self.train_set, &self.test_set)
+    }
+
+    /// The run folder.
+    pub fn run_dir(&self) -> &RunDir {
+        &self.run
+    }
+
+    /// Steps done so far (over every invocation of the run).
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// Steps of the whole run.
+    pub fn total_steps(&self) -> usize {
+        self.total
+    }
+
+    /// The 0-based epoch the next step belongs to.
+    pub fn epoch(&self) -> usize {
+        self.step / self.steps_per_epoch.max(1)
+    }
+
+    /// True once every step of the run is done.
+    pub fn is_done(&self) -> bool {
+        self.step >= self.total
+    }
+
+    /// The remaining batches of the current epoch (the loader's seeded order, from where the run
+    /// stands). Give each batch's data back with [`EpochIter::recycle`] when done with it.
+    pub fn epoch_batches(&self) -> EpochIter {
+        let epoch = self.epoch();
+        self.loader.epoch_from(epoch as u64, self.step - epoch * self.steps_per_epoch)
+    }
+
+    /// One optimiser step on `batch` (`k` views of `B` images): loss, backward, update, EMA,
+    /// online probe, and a metrics line every `log.every_steps`. A non-finite loss stops the run
+    /// with an error (logged; nothing saved).
+    pub fn step(&mut self, batch: &MultiViewBatch) -> Result<StepOutput> {
+        let epoch = self.epoch();
+        if self.epoch_stats.is_none() {
+            self.bar.set_prefix(format!("epoch {}/{}", epoch + 1, self.cfg.training.epochs));
+            self.epoch_stats = Some(EpochStats::new());
+        }
+        let lr = self.cfg.schedule.at(self.step, self.total, self.warmup, self.cfg.training.batch_size);
+        let [k, b, c, h, w] = batch.dims().map(|v| v as i64);
+        let x = Tensor::from_slice(&batch.data).view([k * b, c, h, w]).to_device(self.device);
+        let (out, feats) = tch::autocast(self.scaler.enabled, || self.method.loss(&self.net, self.target.as_ref(), &x, k, b))?;
+        self.opt.zero_grad();
+        self.scaler.scale_loss(&out.loss).backward();
+        let loss = out.loss.double_value(&[]);
+        if !loss.is_finite() {
+            self.bar.abandon();
+            self.run.log(&MetricLine::Stopped(StoppedLine { reason: StopReason::NonFiniteLoss, epoch: epoch + 1, step: self.step + 1, loss: Some(loss) }))?;
+            let ckpt = self.run.file(CHECKPOINT);
+            let kept = if ckpt.is_file() {
+                format!("{} keeps its last good checkpoint", ckpt.display())
+            } else {
+                "no checkpoint was written before it, so there is no last good checkpoint to resume from".to_string()
+            };
+            bail!("the loss became {loss} at step {} (epoch {}); the run stopped without saving: {kept}", self.step + 1, epoch + 1);
+        }
+        self.scaler.step(&mut self.opt, lr);
+        let mut tau = None;
+        if let (Some(t), Some((base, last))) = (self.target.as_mut(), self.cfg.objective.target_momentum()) {
+            let v = ema_tau_at(self.step, self.total, base, last);
+            ema_update(&mut t.vs, &self.net.vs, v)?;
+            tau = Some(v);
+        }
+        if let (Some(p), Some(labels)) = (self.probe.as_mut(), batch.labels.as_ref()) {
+            p.step(&feats, labels);
+        }
+        let stats = self.epoch_stats.as_mut().expect("set above");
+        stats.loss_sum += loss;
+        stats.steps += 1;
+        stats.window.1 += b as usize;
+        self.step += 1;
+        self.bar.inc(1);
+        let every = self.cfg.log.every_steps;
+        if self.step % every == 0 || self.step == self.total {
+            let ips = stats.window.1 as f64 / stats.window.0.elapsed().as_secs_f64();
+            stats.window = (Instant::now(), 0);
+            self.bar.set_message(format!("loss {loss:.4} lr {lr:.4} {ips:.0} img/s"));
+            let line = StepLine {
+                epoch: epoch + 1,
+                step: self.step,
+                loss,
+                lr,
+                images_per_s: ips,
+                ema_tau: tau,
+                online_probe_acc: self.probe.as_mut().and_then(OnlineProbe::take_accuracy),
+                loss_scale: self.scaler.enabled.then_some(self.scaler.scale),
+                parts: out.parts.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+            };
+            self.run.log(&MetricLine::Step(line))?;
+            if !self.opts.progress && (self.step / every) % 20 == 0 {
+                eprintln!("epoch {} step {}/{} loss {loss:.4} lr {lr:.4} {ips:.0} img/s", epoch + 1, self.step, self.total);
+            }
+        }
+        Ok(StepOutput { loss, parts: out.parts.clone(), lr })
+    }
+
+    /// Saves a checkpoint and stops the run with an error when Ctrl-C was pressed (or
+    /// `stop_after_steps` is reached).
+    pub fn check_interrupt(&mut self) -> Result<()> {
+        let interrupted = self.opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+        if interrupted || self.opts.stop_after_steps == Some(self.step) {
+            self.bar.abandon();
+            let epoch = self.step.saturating_sub(1) / self.steps_per_epoch.max(1); // the epoch of the last step
+            self.save(epoch, false)?;
+            self.run.log(&MetricLine::Stopped(StoppedLine { reason: StopReason::Interrupted, epoch: epoch + 1, step: self.step, loss: None }))?;
+            bail!(
+                "interrupted at step {} (epoch {}); checkpoint saved — continue with `cargo xtask train --resume {}`",
+                self.step,
+                epoch + 1,
+                self.run.path().display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Closes the epoch the last step belonged to: its metrics line, the periodic checkpoint and
+    /// the monitor. Returns the epoch's mean loss.
+    pub fn end_epoch(&mut self) -> Result<f64> {
+        let stats = self.epoch_stats.take().unwrap_or_else(EpochStats::new);
+        let done = self.step.div_ceil(self.steps_per_epoch.max(1)); // epochs done, 1-based index of this one
+        let secs = stats.started.elapsed().as_secs_f64();
+        let mean = stats.loss_sum / stats.steps.max(1) as f64;
+        self.train_seconds += secs;
+        self.epoch_losses.push(mean);
+        let line =
+            EpochLine { epoch: done, step: self.step, loss: mean, seconds: secs, images_per_s: (stats.steps * self.cfg.training.batch_size) as f64 / secs };
+        self.run.log(&MetricLine::Epoch(line))?;
+        let every = self.cfg.checkpoint.every_epochs;
+        if every > 0 && done % every == 0 && done < self.cfg.training.epochs {
+            self.save(done, false)?;
+        }
+        if let Some(m) = self.monitor.as_ref().filter(|_| done % self.cfg.monitor.every_epochs == 0) {
+            let line = m.measure(&self.net, self.device, done, self.step)?;
+            self.bar.println(line.describe());
+            self.run.log(&MetricLine::Monitor(line))?;
+        }
+        Ok(mean)
+    }
+
+    /// Trains to the end (from wherever the run stands) and finishes.
+    pub fn run(mut self) -> Result<RunSummary> {
+        while !self.is_done() {
+            let mut batches = self.epoch_batches();
+            while let Some(batch) = batches.next() {
+                let mut batch = batch?;
+                self.step(&batch)?;
+                // The tensor owns a copy: the loader draws a later batch into this buffer.
+                batches.recycle(std::mem::take(&mut batch.data));
+                self.check_interrupt()?;
+            }
+            drop(batches);
+            self.end_epoch()?;
+        }
+        self.finish()
+    }
+
+    /// Saves the final checkpoint, evaluates (unless `skip_eval`) and completes `run.json`.
+    pub fn finish(mut self) -> Result<RunSummary> {
+        self.bar.finish_and_clear();
+        self.save(self.cfg.training.epochs, true)?;
+        self.provenance.train_seconds += self.train_seconds;
+        let mut eval = None;
+        if !self.opts.skip_eval {
+            eprintln!(
+                "evaluating: embedding {} train and {} test images with the trained and the initial encoder ...",
+                self.train_set.len(),
+                self.test_set.len()
+            );
+            eval =
+                Some(evaluate(&self.cfg, &self.net, &self.init, self.train_set.as_ref(), &self.test_set, self.device, &self.run).context("final evaluation")?);
+        }
+        let wall = self.started.elapsed().as_secs_f64();
+        self.provenance.wall_seconds = Some(wall);
+        self.run.write_json("run.json", &self.provenance)?;
+        Ok(RunSummary {
+            dir: self.run.path().to_path_buf(),
+            knn_trained: eval.as_ref().map_or(f64::NAN, |e| e.knn_trained),
+            eval,
+            epoch_losses: self.epoch_losses,
+            wall_seconds: wall,
+        })
+    }
+
+    /// Writes `checkpoint.safetensors` (network, target, optimiser, position).
+    fn save(&self, epoch: usize, finished: bool) -> Result<()> {
+        let mut stores: Vec<(&str, &nn::VarStore)> = vec![("", &self.net.vs)];
+        if let Some(t) = &self.target {
+            stores.push(("target/", &t.vs));
+        }
+        let info = CheckpointInfo { recipe: &self.cfg.name, objective: self.cfg.objective.name() };
+        let state = TrainState { epoch, step: self.step, finished, seed: self.cfg.seed, loss_scale: self.scaler.scale, extra: serde_json::to_value(&info)? };
+        Ok(checkpoint::save(&self.run.file(CHECKPOINT), &stores, Some(&self.opt), &state)?)
+    }
+}

@@ -1,0 +1,118 @@
+//! The run's views, in one language: `ssl_data::pipeline` ops. Training views are one pipeline
+//! per view (cycled over the k views: SimCLR's symmetric pair is one pipeline, BYOL's asymmetric
+//! pair two); the evaluation transform (the whole image, normalised — and any deterministic
+//! op a recipe needs) is a pipeline of its own, used by the final evaluation, the monitor,
+//! export and every probe. The named recipes of the papers are `ssl_data::pipeline::{simclr,
+//! byol, mmcr}`.
+//!
+//! ```toml
+//! [views]
+//! count = 2
+//! [[views.train]]
+//! ops = [
+//!   { op = "random_resized_crop", size = 28, scale = [0.3, 1.0] },
+//!   { op = "horizontal_flip", p = 0.5 },
+//!   { op = "color_jitter", brightness = 0.4, contrast = 0.4, p = 0.8 },
+//!   { op = "normalize", mean = [0.286], std = [0.353] },
+//! ]
+//! [views.eval]
+//! ops = [{ op = "normalize", mean = [0.286], std = [0.353] }]
+//! ```
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use ssl_data::pipeline::{Op, Pipeline};
+use ssl_data::{PerView, Shape, ViewTransform};
+
+/// The views of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewsConfig {
+    /// Views per image (k).
+    pub count: usize,
+    /// Training view pipelines, one per view, cycled over the k views.
+    pub train: Vec<Pipeline>,
+    /// The evaluation transform: deterministic ops only (no crop, flip or random op).
+    pub eval: Pipeline,
+}
+
+impl ViewsConfig {
+    /// Checks what does not depend on the images: at least one training pipeline, each op's
+    /// parameters, and an evaluation pipeline without randomness.
+    pub fn check(&self) -> Result<()> {
+        if self.train.is_empty() {
+            bail!("views.train: give at least one pipeline ([[views.train]] ops = [...])");
+        }
+        for (i, p) in self.train.iter().enumerate() {
+            p.validate().map_err(|e| anyhow::anyhow!("views.train[{i}]: {e}"))?;
+        }
+        self.eval.validate().map_err(|e| anyhow::anyhow!("views.eval: {e}"))?;
+        for (i, op) in self.eval.ops.iter().enumerate() {
+            if !matches!(op, Op::Normalize { .. } | Op::ColorSpace { .. } | Op::Sobel) {
+                bail!("views.eval.ops[{i}]: the evaluation transform must be deterministic (normalize, color_space, sobel); found {op:?}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the pipelines against the images' shape: every training pipeline must run on it
+    /// and give one shape with `in_channels` channels, and the evaluation pipeline too.
+    pub fn check_shape(&self, input: Shape, in_channels: i64) -> Result<()> {
+        let mut first = None;
+        for (i, p) in self.train.iter().enumerate() {
+            let s = p.checked_shape(input).map_err(|e| anyhow::anyhow!("views.train[{i}]: {e}"))?;
+            if s.channels as i64 != in_channels {
+                bail!("views.train[{i}] gives {}x{}x{} views; the model expects model.in_channels = {in_channels}", s.channels, s.height, s.width);
+            }
+            match first {
+                None => first = Some(s),
+                Some(f) if f != s => bail!(
+                    "views.train[{i}] gives {}x{}x{} views, views.train[0] {}x{}x{}: every view needs one shape",
+                    s.channels,
+                    s.height,
+                    s.width,
+                    f.channels,
+                    f.height,
+                    f.width
+                ),
+                Some(_) => {}
+            }
+        }
+        let s = self.eval.checked_shape(input).map_err(|e| anyhow::anyhow!("views.eval: {e}"))?;
+        if s.channels as i64 != in_channels {
+            bail!("views.eval gives {}-channel images; the model expects model.in_channels = {in_channels}", s.channels);
+        }
+        Ok(())
+    }
+
+    /// The training view transform: the pipeline, or the pipelines cycled over the views.
+    pub fn train_view(&self) -> Arc<dyn ViewTransform> {
+        match self.train.as_slice() {
+            [one] => Arc::new(one.clone()),
+            many => Arc::new(PerView { transforms: many.iter().map(|p| Arc::new(p.clone()) as Arc<dyn ViewTransform>).collect() }),
+        }
+    }
+
+    /// The evaluation transform.
+    pub fn eval_view(&self) -> Pipeline {
+        self.eval.clone()
+    }
+
+    /// The supervised training view of the probes: the first training pipeline's crop and flip
+    /// (no colour changes), then the evaluation transform.
+    pub fn supervised_view(&self) -> Pipeline {
+        let mut ops: Vec<Op> = self.train[0].ops.iter().filter(|op| matches!(op, Op::RandomResizedCrop { .. } | Op::HorizontalFlip { .. })).cloned().collect();
+        ops.extend(self.eval.ops.iter().cloned());
+        Pipeline { ops }
+    }
+
+    /// The mean and std of the last `normalize` of the evaluation transform (for showing views).
+    pub fn eval_normalization(&self) -> Option<(&[f32], &[f32])> {
+        self.eval.ops.iter().rev().find_map(|op| match op {
+            Op::Normalize { mean, std } => Some((mean.as_slice(), std.as_slice())),
+            _ => None,
+        })
+    }
+}
