@@ -5,11 +5,19 @@ use std::process::Command;
 
 use crate::run;
 
+/// The PyTorch version tch 0.24 is built against: the one place it is written in code (the
+/// install folder below is derived from it; `.cargo/config.toml` names that folder for torch-sys,
+/// and the built crates read the installed wheel's own `version.py` through `torch-link`).
+macro_rules! torch_version {
+    () => {
+        "2.11.0"
+    };
+}
 /// The PyTorch version tch 0.24 is built against.
-pub const TORCH_VERSION: &str = "2.11.0";
+pub const TORCH_VERSION: &str = torch_version!();
 /// Where PyTorch is installed, relative to the workspace root (named in `.cargo/config.toml`).
-pub const TORCH_DIR: &str = ".deps/torch-2.11.0";
-/// torchvision matching torch 2.11.0, with Pillow, installed beside it (no dependencies pulled):
+pub const TORCH_DIR: &str = concat!(".deps/torch-", torch_version!());
+/// torchvision matching that torch, with Pillow, installed beside it (no dependencies pulled):
 /// the interoperability tests load exported backbones with `torchvision.models`.
 pub const TORCHVISION_VERSION: &str = "0.26.0";
 /// Where torchvision and Pillow are installed (on `PYTHONPATH` after [`TORCH_DIR`]).

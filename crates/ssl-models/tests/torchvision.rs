@@ -55,7 +55,7 @@ fn exported_backbones_load_in_torchvision_with_equal_outputs() {
     std::fs::write(dir.path().join("cases.json"), serde_json::to_string(&listed).unwrap()).unwrap();
 
     let root = workspace_root();
-    let pythonpath = format!("{}:{}", root.join(".deps/torch-2.11.0").display(), root.join(".deps/python-extra").display());
+    let pythonpath = format!("{}:{}", Path::new(env!("LIBTORCH")).parent().unwrap().display(), root.join(".deps/python-extra").display());
     assert!(root.join(".deps/python-extra").is_dir(), "torchvision is not installed under {}/.deps/python-extra: run `cargo xtask setup`", root.display());
     let out = Command::new("python3")
         .arg(root.join("crates/ssl-models/scripts/torchvision_check.py"))

@@ -99,7 +99,8 @@ fn a_tiny_run_writes_a_complete_run_folder() {
     assert_eq!(x.dim(), (40, 32));
     assert_eq!(ssl_analysis::npy::read_labels(dir.join("labels.npy")).unwrap().len(), 40);
     // numpy itself loads both (the numpy installed beside torch by `cargo xtask`).
-    let deps = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.deps/torch-2.11.0");
+    // The wheel's folder: LIBTORCH (set by .cargo/config.toml) is its `torch/` package.
+    let deps = Path::new(env!("LIBTORCH")).parent().unwrap().to_path_buf();
     if deps.join("numpy").is_dir() {
         let script = format!(
             "import numpy as np; x = np.load(r'{}'); y = np.load(r'{}'); assert x.shape == (40, 32) and x.dtype == np.float32, x.shape; assert y.shape == (40,) and y.dtype == np.int64",
