@@ -12,9 +12,11 @@
 //!
 //! Nuclear norms: only singular values enter, and the gradient of Σσ is U·Vᵀ, stable even with
 //! repeated singular values. Two equal paths: the SVD, or `Σ √eig(M Mᵀ)` (or `MᵀM`, whichever is
-//! smaller) through a symmetric eigensolver — cheaper for thin matrices. On the Gram path,
-//! eigenvalues below `λ_max · ε` (ε = 1e-6 in f32, 1e-14 in f64) count as zero, which keeps the
-//! gradient finite for rank-deficient inputs (a valid subgradient: zero along null directions).
+//! smaller) through a symmetric eigensolver — cheaper for thin matrices. The Gram path runs in f64
+//! whatever the input precision, and eigenvalues below `λ_max · 1e-14` count as zero, which keeps
+//! the gradient finite for rank-deficient inputs (a valid subgradient: zero along null
+//! directions) while every direction with σ above `1e-7·σ_max` keeps its unit gradient (in f32 the
+//! cut would have to be `λ_max · 1e-6`, silencing every σ below `1e-3·σ_max`).
 //!
 //! [`MmcrMomentum`]: the momentum variant — centroids average the online views and the
 //! momentum-encoder views (treated as constants).
@@ -49,15 +51,18 @@ pub fn nuclear_norm(m: &Tensor, path: NuclearNormPath) -> Tensor {
         let (_, s, _) = m.svd(true, true);
         return s.sum_dim_intlist([-1i64].as_slice(), false, m.kind());
     }
-    let mt = m.transpose(-2, -1);
-    let gram = if r <= c { m.matmul(&mt) } else { mt.matmul(m) };
+    // Always in f64 (issue #20): in f32 the cut below would have to sit at λ_max·1e-6, which gives
+    // directions with σ < 1e-3·σ_max no gradient at all — exactly the near-collapsed directions
+    // MMCR exists to push up. The Gram matrix is at most min(r, c)², so f64 costs next to nothing.
+    let md = m.to_kind(Kind::Double);
+    let mt = md.transpose(-2, -1);
+    let gram = if r <= c { md.matmul(&mt) } else { mt.matmul(&md) };
     let eig = gram.linalg_eigvalsh("L");
-    let eps = if m.kind() == Kind::Double { 1e-14 } else { 1e-6 };
     let top = tch::no_grad(|| eig.amax([-1i64].as_slice(), true).clamp_min(0.0));
-    let tiny = (top * eps).clamp_min(1e-30); // > 0 so that sqrt never sees 0 (its slope there is infinite)
-    let keep = eig.gt_tensor(&tiny).to_kind(m.kind());
+    let tiny = (top * 1e-14).clamp_min(1e-300); // > 0 so that sqrt never sees 0 (its slope there is infinite)
+    let keep = eig.gt_tensor(&tiny).to_kind(Kind::Double);
     let sigma = eig.maximum(&tiny).sqrt() * keep;
-    sigma.sum_dim_intlist([-1i64].as_slice(), false, m.kind())
+    sigma.sum_dim_intlist([-1i64].as_slice(), false, Kind::Double).to_kind(m.kind())
 }
 
 /// MMCR with per-manifold weight λ.

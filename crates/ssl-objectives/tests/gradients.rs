@@ -65,3 +65,32 @@ fn predictor_losses_and_momentum_mmcr() {
     check_gradient(&randn(&[2, 5, 6], 15), |x| MmcrMomentum::default().compute(x, &target).unwrap().loss, 1e-6);
     let _ = Kind::Double;
 }
+
+/// The default nuclear-norm path gives the official gradient U·Vᵀ — unit size along every
+/// singular direction — even where σ is 1e-5 of the largest, with f32 inputs (the anti-collapse
+/// push of MMCR on a near-collapsed representation). A 256 × 128 matrix takes the Gram path.
+#[test]
+fn nuclear_norm_gradient_reaches_every_singular_direction_in_f32() {
+    let (r, c) = (256i64, 128i64);
+    let (u, _) = Tensor::linalg_qr(&randn(&[r, c], 21), "reduced");
+    let (v, _) = Tensor::linalg_qr(&randn(&[c, c], 22), "reduced");
+    // σ log-uniform from 1 down to 1e-5, all distinct.
+    let sigma: Vec<f64> = (0..c).map(|i| 10f64.powf(-5.0 * i as f64 / (c - 1) as f64)).collect();
+    let m = u.matmul(&Tensor::from_slice(&sigma).diag(0)).matmul(&v.transpose(0, 1)).to_kind(Kind::Float);
+    let grad = |path: NuclearNormPath| {
+        let x = m.detach().set_requires_grad(true);
+        nuclear_norm(&x, path).backward();
+        x.grad().to_kind(Kind::Double)
+    };
+    // The singular directions of the f32 matrix itself, in f64: u_iᵀ·G·v_i is G's component along
+    // direction i (1 for U·Vᵀ).
+    let (uu, _, vv) = m.to_kind(Kind::Double).svd(true, true);
+    let along = |g: &Tensor| common::values(&uu.transpose(0, 1).matmul(g).matmul(&vv).diagonal(0, 0, 1));
+    let (svd, auto) = (along(&grad(NuclearNormPath::Svd)), along(&grad(NuclearNormPath::Auto)));
+    for i in 0..c as usize {
+        assert!((svd[i] - 1.0).abs() < 0.05, "SVD path, direction {i} (σ = {:.1e}): {}", sigma[i], svd[i]);
+        assert!((auto[i] - svd[i]).abs() < 0.05, "default path, direction {i} (σ = {:.1e}): {} (SVD {})", sigma[i], auto[i], svd[i]);
+    }
+    let small: Vec<f64> = (0..c as usize).filter(|&i| sigma[i] < 1e-3).map(|i| auto[i]).collect();
+    println!("mean component along the {} directions with σ < 1e-3: default {:.4}", small.len(), small.iter().sum::<f64>() / small.len() as f64);
+}
