@@ -121,6 +121,9 @@ fn bad_inputs_fail_with_the_file_named() {
         (vec!["--embeddings", &p("absent.npy")], "absent.npy"),
         (vec!["--embeddings", &p("x.npy"), "--labels", &p("short.npy")], "2 labels for 60"),
         (vec!["--embeddings", &p("x.npy"), "--alpha-window", "ten"], "--alpha-window"),
+        (vec!["--embeddings", &p("x.npy"), "--alpha-window", "100,11"], "1 <= FIRST < LAST"),
+        (vec!["--embeddings", &p("x.npy"), "--labels", &p("y.npy"), "--capacity-manifolds", "1"], "--capacity-manifolds"),
+        (vec!["--embeddings", &p("x.npy"), "--knn-k", "0"], "--knn-k"),
     ] {
         let out = p(&format!("out-{}", needle.len()));
         let mut full = args.clone();
@@ -148,4 +151,17 @@ fn svg_plots_and_class_capacity() {
     assert_eq!(r["capacity"]["manifolds"], 3);
     // The critical dimension of three class clusters lies within the ambient six.
     assert!(r["capacity"]["critical_dim"].as_f64().is_some_and(|n| (1.0..=6.0).contains(&n)));
+}
+
+#[test]
+fn a_users_plots_in_the_output_folder_are_never_overwritten() {
+    let t = tempfile::tempdir().unwrap();
+    data(t.path());
+    let out = t.path().join("mine");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("spectrum.png"), b"my own figure").unwrap();
+    let (ok, _, stderr) = analyze(&["--embeddings", &t.path().join("x.npy").display().to_string(), "--out", &out.display().to_string()]);
+    assert!(!ok && stderr.contains("spectrum.png") && stderr.contains("already exists"), "{stderr}");
+    assert_eq!(std::fs::read(out.join("spectrum.png")).unwrap(), b"my own figure");
+    assert!(!out.join("report.json").exists() && !out.join("correlation.png").exists());
 }

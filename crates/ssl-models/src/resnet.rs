@@ -15,9 +15,9 @@ pub enum Stem {
     Cifar,
 }
 
-/// Which residual block and how many per stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Which residual block and how many per stage. Written `"18"`, `"34"` or `"50"`; read from that
+/// string or the bare number (`depth = 50`), anything else named with the valid choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Depth {
     /// BasicBlock ×[2, 2, 2, 2].
     #[serde(rename = "18")]
@@ -28,6 +28,27 @@ pub enum Depth {
     /// Bottleneck ×[3, 4, 6, 3].
     #[serde(rename = "50")]
     R50,
+}
+
+impl<'de> serde::Deserialize<'de> for Depth {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Number(i64),
+            Text(String),
+        }
+        let text = match Written::deserialize(d).map_err(|_| serde::de::Error::custom("expected \"18\", \"34\" or \"50\""))? {
+            Written::Number(n) => n.to_string(),
+            Written::Text(t) => t,
+        };
+        match text.as_str() {
+            "18" => Ok(Depth::R18),
+            "34" => Ok(Depth::R34),
+            "50" => Ok(Depth::R50),
+            other => Err(serde::de::Error::custom(format!("`{other}` is not a ResNet depth: expected \"18\", \"34\" or \"50\""))),
+        }
+    }
 }
 
 impl Depth {

@@ -62,9 +62,10 @@ enum Cmd {
     Compare {
         /// Run folders.
         runs: Vec<PathBuf>,
-        /// Where to write the overlaid spectra (.png or .svg).
-        #[arg(long, default_value = "runs/compare-spectra.png")]
-        plot: PathBuf,
+        /// Where to write the overlaid spectra (.png or .svg; never over an existing file).
+        /// Default: runs/compare-<date>-<time>.png.
+        #[arg(long)]
+        plot: Option<PathBuf>,
         /// Print the table as Markdown.
         #[arg(long)]
         markdown: bool,
@@ -243,6 +244,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Compare { runs, plot, markdown } => {
+            let plot = plot.unwrap_or_else(|| PathBuf::from(format!("runs/compare-{}.png", chrono::Local::now().format("%Y%m%d-%H%M%S"))));
             let table = ssl_train::cmd::compare::compare(&runs, &plot)?;
             if markdown {
                 let rows: Vec<_> = runs.iter().map(|r| ssl_train::cmd::compare::read_run(r)).collect::<anyhow::Result<_>>()?;

@@ -286,6 +286,17 @@ fn eval_runs_every_protocol_and_never_overwrites() {
     let again = format!("{:#}", evaluate_run(&run, &o).unwrap_err());
     assert!(again.contains("already exists"), "{again}");
     assert!(format!("{:#}", "svm".parse::<Protocol>().unwrap_err()).contains("unknown protocol `svm`"));
+    // Bad options are refused before any work, naming the flag.
+    for (bad, flag) in [
+        (EvalOptions { batch_size: 0, out: Some(t.path().join("b.json")), ..o.clone() }, "--batch-size"),
+        (EvalOptions { student_width: Some(0), out: Some(t.path().join("s.json")), ..o.clone() }, "--student-width"),
+        (EvalOptions { fractions: vec![0.0], out: Some(t.path().join("f.json")), ..o.clone() }, "--fractions"),
+        (EvalOptions { linear_epochs: 0, out: Some(t.path().join("l.json")), ..o.clone() }, "--linear-epochs"),
+    ] {
+        let e = format!("{:#}", evaluate_run(&run, &bad).unwrap_err());
+        assert!(e.contains(flag), "{flag}: {e}");
+        assert!(!bad.out.as_ref().unwrap().exists());
+    }
     let bad = EvalOptions { from_head_layer: 9, out: Some(t.path().join("y.json")), ..o };
     assert!(format!("{:#}", evaluate_run(&run, &bad).unwrap_err()).contains("--from-head-layer"));
     // Class balance of the subset.
@@ -422,4 +433,17 @@ fn the_trainer_can_be_driven_step_by_step() {
     let steps = lines.iter().filter(|l| matches!(l, ssl_train::run::MetricLine::Step(_))).count();
     let epochs = lines.iter().filter(|l| matches!(l, ssl_train::run::MetricLine::Epoch(_))).count();
     assert_eq!((steps, epochs), (8, 2));
+}
+
+/// A run folder is held by one process at a time: a second open (another `--resume`) is refused
+/// while the first holds it, and allowed once it is gone.
+#[test]
+fn a_run_folder_in_use_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let first = ssl_train::run::RunDir::create(t.path(), "held").unwrap();
+    std::fs::write(t.path().join("held/config.toml"), "").unwrap();
+    let e = format!("{:#}", ssl_train::run::RunDir::open(&t.path().join("held")).err().unwrap());
+    assert!(e.contains(&format!("in use by process {}", std::process::id())), "{e}");
+    drop(first);
+    ssl_train::run::RunDir::open(&t.path().join("held")).unwrap();
 }

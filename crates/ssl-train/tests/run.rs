@@ -117,7 +117,12 @@ fn a_tiny_run_writes_a_complete_run_folder() {
     let row = table.lines().nth(1).unwrap();
     assert!(row.starts_with("tiny") && row.contains("ntxent") && row.contains(&format!("{:.4}", summary.knn_trained)), "{table}");
     assert!(plot.is_file());
-    assert!(ssl_train::cmd::compare::compare(&[tmp.path().join("absent")], &plot).is_err());
+    // An existing plot file is never overwritten.
+    let before_plot = std::fs::read(&plot).unwrap();
+    let again = format!("{:#}", ssl_train::cmd::compare::compare(std::slice::from_ref(&dir), &plot).unwrap_err());
+    assert!(again.contains("already exists") && again.contains("--plot"), "{again}");
+    assert_eq!(std::fs::read(&plot).unwrap(), before_plot);
+    assert!(ssl_train::cmd::compare::compare(&[tmp.path().join("absent")], &tmp.path().join("cmp2.png")).is_err());
     assert_eq!(report["collapse_threshold"], 1e-5);
     assert!(report["collapsed_dims"].as_u64().unwrap() <= 32);
 
@@ -181,6 +186,13 @@ fn unknown_keys_and_wrong_types_name_the_field() {
     assert!(err.contains("lrr"), "{err}");
     let err = Config::load(&src, &["schedule.lr=\"fast\"".into()]).unwrap_err().to_string();
     assert!(err.contains("lr") && err.contains("invalid type"), "{err}");
+    let err = Config::load(&src, &["model.depth=19".into()]).unwrap_err().to_string();
+    assert!(err.contains("model.depth") && err.contains("`19` is not a ResNet depth") && err.contains("\"50\""), "{err}");
+    assert_eq!(Config::load(&src, &["model.depth=50".into()]).unwrap().model.depth, ssl_models::resnet::Depth::R50);
+    let err = Config::load(&src, &["optimizer.momentum=\"high\"".into()]).unwrap_err().to_string();
+    assert!(err.contains("optimizer.momentum") && err.contains("invalid type"), "{err}");
+    let err = Config::load(&src, &["training.epochs=-1".into()]).unwrap_err().to_string();
+    assert!(err.contains("training.epochs"), "{err}");
     let err = Config::load(&src, &["views.count=1".into()]).unwrap_err();
     assert!(format!("{err:#}").contains("views.count"), "{err:#}");
     let err = Config::load(&src, &["views.flip_p=1.5".into()]).unwrap_err();

@@ -23,7 +23,7 @@ use ssl_analysis::plot::{heatmap_plot, spectrum_plot, SpectrumSeries};
 use ssl_analysis::probe::{holdout_split, linear_probe_accuracy};
 use ssl_analysis::report::{EmbeddingReport, LinearProbeSummary, ReportOptions, ReportedCapacity, SpectrumOptions};
 use ssl_analysis::{npy, AnalysisError};
-use ssl_io::{write_atomic, write_new_bytes_atomic, AtomicError};
+use ssl_io::{write_new_atomic, write_new_bytes_atomic, AtomicError};
 
 #[derive(Parser)]
 #[command(name = "ssl-analyze", about = "Spectrum, participation ratio, power-law alpha, RankMe, collapse and kNN of embeddings")]
@@ -109,12 +109,29 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         .split_once(',')
         .and_then(|(f, l)| Some((f.trim().parse::<usize>().ok()?, l.trim().parse::<usize>().ok()?)))
         .ok_or_else(|| bad("--alpha-window", format!("`{}`: expected FIRST,LAST (1-based ranks)", a.alpha_window)))?;
+    if window.0 < 1 || window.1 < window.0 + 1 {
+        return Err(bad("--alpha-window", format!("`{}`: expected FIRST,LAST with 1 <= FIRST < LAST (1-based ranks)", a.alpha_window)));
+    }
     if !(a.collapse_threshold >= 0.0 && a.collapse_threshold < 1.0) {
         return Err(bad("--collapse-threshold", format!("{}: expected 0 <= t < 1", a.collapse_threshold)));
     }
+    if a.capacity_trials > 0 && a.capacity_manifolds < 2 {
+        return Err(bad(
+            "--capacity-manifolds",
+            format!("{}: the capacity simulation needs at least 2 manifolds (or --capacity-trials 0)", a.capacity_manifolds),
+        ));
+    }
+    if a.capacity_trials > 0 && a.capacity_points < 1 {
+        return Err(bad("--capacity-points", "0: expected at least 1 point per manifold (or --capacity-trials 0)".into()));
+    }
+    if a.knn_k == 0 || !(a.knn_temperature > 0.0 && a.knn_temperature.is_finite()) {
+        return Err(bad("--knn-k/--knn-temperature", format!("k = {}, T = {}: expected k >= 1 and a finite T > 0", a.knn_k, a.knn_temperature)));
+    }
+    // Nothing of the user's is overwritten: every file this command writes must be new.
     let report_path = a.out.join("report.json");
-    if report_path.exists() {
-        return Err(AnalysisError::File { path: report_path, problem: "already exists; choose another --out".into() });
+    let outputs = [report_path.clone(), a.out.join(format!("spectrum.{}", a.format)), a.out.join(format!("correlation.{}", a.format))];
+    if let Some(p) = outputs.iter().find(|p| p.exists()) {
+        return Err(AnalysisError::File { path: p.clone(), problem: "already exists; choose another --out (nothing was written)".into() });
     }
     let x = npy::read_matrix(&a.embeddings)?;
     let named = |e: AnalysisError, path: &PathBuf| match e {
@@ -187,12 +204,12 @@ fn run(a: Args) -> Result<(), AnalysisError> {
     // Every file appears whole or not at all (written beside it, then renamed into place).
     let spectrum_path = a.out.join(format!("spectrum.{}", a.format));
     let series = [SpectrumSeries { label: "covariance eigenvalues", eigenvalues: &spectrum.covariance_eigenvalues, fit: spectrum.fit }];
-    write_atomic(&spectrum_path, |tmp| spectrum_plot(tmp, &title, &series)).map_err(atomic_error)?;
+    write_new_atomic(&spectrum_path, |tmp| spectrum_plot(tmp, &title, &series)).map_err(atomic_error)?;
     let shown = x.ncols().min(64);
     let corr = ssl_analysis::spectrum::correlation_matrix(x.slice(ndarray::s![.., ..shown]));
     let corr_path = a.out.join(format!("correlation.{}", a.format));
     let corr_title = format!("feature correlation (first {shown} dims)");
-    write_atomic(&corr_path, |tmp| heatmap_plot(tmp, &corr_title, corr.view(), Some((-1.0, 1.0)))).map_err(atomic_error)?;
+    write_new_atomic(&corr_path, |tmp| heatmap_plot(tmp, &corr_title, corr.view(), Some((-1.0, 1.0)))).map_err(atomic_error)?;
     let text = serde_json::to_string_pretty(&report).map_err(|e| bad("report", e.to_string()))?;
     // Never replaces a report.json, even one that appeared while this one was computed.
     write_new_bytes_atomic(&report_path, text).map_err(|e| atomic_error(e.map_write(|n| match n {})))?;

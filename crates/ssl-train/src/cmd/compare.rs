@@ -115,9 +115,20 @@ pub fn compare(dirs: &[PathBuf], plot: &Path) -> Result<String> {
     if dirs.is_empty() {
         bail!("give at least one run folder, e.g. `cargo xtask compare runs/a runs/b`");
     }
+    if plot.exists() {
+        bail!("{} already exists; choose another --plot (nothing was written)", plot.display());
+    }
     let rows: Vec<RunRow> = dirs.iter().map(|d| read_run(d)).collect::<Result<_>>()?;
     let series: Vec<SpectrumSeries<'_>> = rows.iter().map(|r| SpectrumSeries { label: &r.name, eigenvalues: &r.eigenvalues, fit: None }).collect();
-    ssl_analysis::plot::spectrum_plot(plot, "test-set backbone covariance spectra", &series)?;
+    if let Some(parent) = plot.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    // Never over a file that appeared meanwhile, and whole or not at all.
+    ssl_io::write_new_atomic(plot, |tmp| ssl_analysis::plot::spectrum_plot(tmp, "test-set backbone covariance spectra", &series)).map_err(|e| match e {
+        ssl_io::AtomicError::Write { source, .. } => anyhow::Error::new(source),
+        ssl_io::AtomicError::Exists { path } => anyhow::anyhow!("{} already exists; choose another --plot (nothing was written)", path.display()),
+        ssl_io::AtomicError::Io { path, action, source } => anyhow::Error::new(source).context(format!("{}: cannot {action}", path.display())),
+    })?;
     Ok(table(&rows))
 }
 

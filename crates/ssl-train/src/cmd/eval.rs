@@ -106,6 +106,43 @@ fn labels_tensor(labels: &[u32], device: Device) -> Tensor {
     Tensor::from_slice(&labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>()).to_device(device)
 }
 
+impl EvalOptions {
+    /// Checks every option the chosen protocols use, before any work; the error names the flag.
+    pub fn check(&self) -> Result<()> {
+        let wants = |p: Protocol| self.protocols.contains(&p);
+        if self.protocols.is_empty() {
+            bail!("--protocols: give at least one of knn, linear, finetune, distill");
+        }
+        let supervised = wants(Protocol::Linear) || wants(Protocol::Finetune) || wants(Protocol::Distill);
+        if supervised && self.batch_size == 0 {
+            bail!("--batch-size 0: expected at least 1");
+        }
+        if wants(Protocol::Linear) && self.linear_epochs == 0 {
+            bail!("--linear-epochs 0: expected at least 1");
+        }
+        if wants(Protocol::Finetune) || wants(Protocol::Distill) {
+            if self.finetune_epochs == 0 {
+                bail!("--finetune-epochs 0: expected at least 1");
+            }
+            if self.fractions.is_empty() {
+                bail!("--fractions: give at least one label fraction");
+            }
+            if let Some(f) = self.fractions.iter().find(|f| !(**f > 0.0 && **f <= 1.0)) {
+                bail!("--fractions: {f} is not a label fraction (expected 0 < f <= 1)");
+            }
+        }
+        if wants(Protocol::Distill) {
+            if self.distill_epochs == 0 {
+                bail!("--distill-epochs 0: expected at least 1");
+            }
+            if self.student_width.is_some_and(|w| w < 1) {
+                bail!("--student-width {}: expected at least 1", self.student_width.unwrap_or(0));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A class-balanced subset: ⌈fraction·n_c⌉ images of each class, drawn by a seeded shuffle.
 pub fn balanced_subset(ds: &InMemoryDataset, fraction: f64, seed: u64) -> Result<Vec<usize>> {
     use rand::seq::SliceRandom;
@@ -226,6 +263,7 @@ fn supervised(
 /// Runs the protocols on `run` and writes the results.
 pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalReport)> {
     let wants = |p: Protocol| opts.protocols.contains(&p);
+    opts.check()?;
     let out = opts.out.clone().unwrap_or_else(|| run.join("eval.json"));
     if out.exists() {
         bail!("{} already exists; choose another --out (nothing was written)", out.display());

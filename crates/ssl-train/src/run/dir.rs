@@ -15,10 +15,42 @@ use super::metrics::MetricLine;
 pub struct RunDir {
     path: PathBuf,
     metrics: BufWriter<File>,
+    /// Held (an exclusive lock on `.lock`) while this value lives.
+    _lock: File,
+}
+
+/// The file whose lock keeps two processes out of one run folder.
+const LOCK: &str = ".lock";
+
+/// Takes the run folder's lock, or says who holds it.
+fn lock(path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path.join(LOCK))
+        .with_context(|| format!("cannot open {}", path.join(LOCK).display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // The holder's process id, for the message a second process gets. The OS drops the
+            // lock when the process dies, so a killed run never leaves a stale lock behind.
+            let mut f = &file;
+            f.set_len(0).and_then(|()| write!(f, "{}", std::process::id())).with_context(|| format!("cannot write {}", path.join(LOCK).display()))?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(path.join(LOCK))
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .map_or_else(|| "another process".to_string(), |p| format!("process {}", p.trim()));
+            bail!("{} is in use by {holder} (a training or `--resume` still running); wait for it or stop it first (nothing was changed)", path.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.join(LOCK).display())),
+    }
 }
 
 impl RunDir {
-    /// Creates `root/name`; fails, touching nothing, when it already exists.
+    /// Creates `root/name` and holds its lock; fails, touching nothing, when it already exists.
     pub fn create(root: &Path, name: &str) -> Result<RunDir> {
         if name.is_empty() || name.contains('/') || name == "." || name == ".." {
             bail!("run name `{name}`: expected a plain folder name");
@@ -32,24 +64,27 @@ impl RunDir {
             }
             Err(e) => return Err(e).with_context(|| format!("cannot create run folder {}", path.display())),
         }
+        let lock = lock(&path)?;
         let metrics = OpenOptions::new()
             .create_new(true)
             .write(true)
             .open(path.join("metrics.jsonl"))
             .with_context(|| format!("cannot create {}", path.join("metrics.jsonl").display()))?;
-        Ok(RunDir { path, metrics: BufWriter::new(metrics) })
+        Ok(RunDir { path, metrics: BufWriter::new(metrics), _lock: lock })
     }
 
-    /// Reopens an existing run folder to continue it (`--resume`): metrics are appended.
+    /// Reopens an existing run folder to continue it (`--resume`): metrics are appended. Fails,
+    /// changing nothing, while another process holds the folder.
     pub fn open(path: &Path) -> Result<RunDir> {
         if !path.join("config.toml").is_file() {
             bail!("{} is not a run folder (no config.toml)", path.display());
         }
+        let lock = lock(path)?;
         let metrics = OpenOptions::new()
             .append(true)
             .open(path.join("metrics.jsonl"))
             .with_context(|| format!("cannot append to {}", path.join("metrics.jsonl").display()))?;
-        Ok(RunDir { path: path.to_path_buf(), metrics: BufWriter::new(metrics) })
+        Ok(RunDir { path: path.to_path_buf(), metrics: BufWriter::new(metrics), _lock: lock })
     }
 
     /// The folder.

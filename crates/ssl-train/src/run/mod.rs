@@ -11,6 +11,7 @@
 //! | `report.json` | [`RunReport`] |
 //! | `spectrum.png` | log eigenvalue against rank, trained and initial encoder |
 //! | `eval.json` | [`EvalReport`] (`cargo xtask eval`) |
+//! | `.lock` | locked while a process trains in the folder: a second `--resume` is refused |
 
 mod dir;
 mod metrics;
