@@ -51,7 +51,7 @@ pub fn parse_cifar(
             problem: format!("empty file: expected whole {record}-byte records ({label_bytes} label byte(s) + 3072 pixels)"),
         });
     }
-    if bytes.len() % record != 0 {
+    if !bytes.len().is_multiple_of(record) {
         return Err(DataError::Format {
             path: path.to_path_buf(),
             problem: format!(

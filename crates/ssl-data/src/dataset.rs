@@ -55,7 +55,7 @@ impl InMemoryDataset {
         if shape.is_empty() {
             return Err(DataError::param("shape", format!("{shape:?} has no pixels")));
         }
-        if pixels.len() % shape.len() != 0 {
+        if !pixels.len().is_multiple_of(shape.len()) {
             return Err(DataError::Mismatch {
                 problem: format!("{} bytes of pixels is not a whole number of {}x{}x{} images", pixels.len(), shape.height, shape.width, shape.channels),
             });

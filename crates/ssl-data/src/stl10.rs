@@ -61,7 +61,7 @@ fn check_size(len: u64, path: &Path) -> Result<usize, DataError> {
     if len == 0 {
         return Err(bad(format!("empty file: expected whole {IMAGE_BYTES}-byte images (3 planes of 96x96)")));
     }
-    if len % IMAGE_BYTES as u64 != 0 {
+    if !len.is_multiple_of(IMAGE_BYTES as u64) {
         return Err(bad(format!(
             "{len} bytes is not a whole number of {IMAGE_BYTES}-byte images (3 planes of 96x96): {} whole images and \
              {} bytes over; truncated or not an STL-10 _X.bin file",

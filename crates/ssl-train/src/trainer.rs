@@ -443,7 +443,7 @@ impl Trainer {
         self.step += 1;
         self.bar.inc(1);
         let every = self.cfg.log.every_steps;
-        if self.step % every == 0 || self.step == self.total {
+        if self.step.is_multiple_of(every) || self.step == self.total {
             let ips = stats.window.1 as f64 / stats.window.0.elapsed().as_secs_f64();
             stats.window = (Instant::now(), 0);
             self.bar.set_message(format!("loss {loss:.4} lr {lr:.4} {ips:.0} img/s"));
@@ -459,7 +459,7 @@ impl Trainer {
                 parts: out.parts.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
             };
             self.run.log(&MetricLine::Step(line))?;
-            if !self.opts.progress && (self.step / every) % 20 == 0 {
+            if !self.opts.progress && (self.step / every).is_multiple_of(20) {
                 eprintln!("epoch {} step {}/{} loss {loss:.4} lr {lr:.4} {ips:.0} img/s", epoch + 1, self.step, self.total);
             }
         }
@@ -498,10 +498,10 @@ impl Trainer {
             EpochLine { epoch: done, step: self.step, loss: mean, seconds: secs, images_per_s: (stats.steps * self.cfg.training.batch_size) as f64 / secs };
         self.run.log(&MetricLine::Epoch(line))?;
         let every = self.cfg.checkpoint.every_epochs;
-        if every > 0 && done % every == 0 && done < self.cfg.training.epochs {
+        if every > 0 && done.is_multiple_of(every) && done < self.cfg.training.epochs {
             self.save(done, false)?;
         }
-        if let Some(m) = self.monitor.as_ref().filter(|_| done % self.cfg.monitor.every_epochs == 0) {
+        if let Some(m) = self.monitor.as_ref().filter(|_| done.is_multiple_of(self.cfg.monitor.every_epochs)) {
             let line = m.measure(&self.net, self.device, done, self.step)?;
             self.bar.println(line.describe());
             self.run.log(&MetricLine::Monitor(line))?;

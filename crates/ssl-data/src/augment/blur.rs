@@ -82,7 +82,7 @@ pub struct RandomGaussianBlur {
 impl RandomGaussianBlur {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), DataError> {
-        if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
+        if self.kernel_size == 0 || self.kernel_size.is_multiple_of(2) {
             return Err(DataError::param("blur.kernel_size", format!("{}: expected an odd size >= 1", self.kernel_size)));
         }
         if !(self.sigma.0 > 0.0 && self.sigma.0 <= self.sigma.1 && self.sigma.1.is_finite()) {
@@ -102,7 +102,7 @@ impl RandomGaussianBlur {
 
 /// Checks a kernel side (odd, ≥ 1) and a standard deviation (finite, > 0), as torchvision does.
 pub fn check_blur(kernel_size: usize, sigma: f32) -> Result<(), DataError> {
-    if kernel_size == 0 || kernel_size % 2 == 0 {
+    if kernel_size == 0 || kernel_size.is_multiple_of(2) {
         return Err(DataError::param("blur.kernel_size", format!("{kernel_size}: expected an odd size >= 1")));
     }
     if !(sigma > 0.0 && sigma.is_finite()) {
