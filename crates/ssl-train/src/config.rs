@@ -189,10 +189,11 @@ impl Config {
         let raw: RunConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let path = e.path().to_string();
             let message = e.inner().message().to_string();
+            let hint = moved_key_hint(&message).map(|h| format!(" ({h})")).unwrap_or_default();
             if path == "." || path.is_empty() {
-                anyhow!("{src}: {message}")
+                anyhow!("{src}: {message}{hint}")
             } else {
-                anyhow!("{src}: {path}: {message}")
+                anyhow!("{src}: {path}: {message}{hint}")
             }
         })?;
         raw.check().with_context(|| format!("{src}: invalid setting"))
@@ -213,6 +214,24 @@ impl Config {
     pub fn check_views(&self, input: ssl_data::Shape) -> Result<()> {
         self.views.check_shape(input, self.model.in_channels)
     }
+}
+
+/// Where a key of the earlier flat config lives now, for the message about it (`unknown field
+/// `lr``). Configs written before the typed sections had these keys.
+fn moved_key_hint(message: &str) -> Option<&'static str> {
+    let field = message.strip_prefix("unknown field `")?.split('`').next()?;
+    Some(match field {
+        "lr" | "warmup_epochs" => "moved: [schedule] lr, warmup_epochs, decay",
+        "batch_size" | "epochs" | "amp" => "moved: [training] batch_size, epochs, amp",
+        "device" => "not a config key any more: pass --device (and --threads) to the command",
+        "size" | "crop_scale" | "crop_ratio" | "flip_p" | "brightness" | "contrast" | "saturation" | "hue" | "jitter_p" | "grayscale_p" | "pipelines" => {
+            "views are pipelines now: [[views.train]] ops = [...] (see ssl_data::pipeline)"
+        }
+        "mean" | "std" => "normalisation is an op: { op = \"normalize\", mean = [...], std = [...] } in [[views.train]] and [views.eval]",
+        "barlow_lambda" | "mmcr_lambda" => "renamed: objective.lambda",
+        "vicreg_weights" => "renamed: objective.invariance, objective.variance, objective.covariance",
+        _ => return None,
+    })
 }
 
 /// Where a config came from (for messages).

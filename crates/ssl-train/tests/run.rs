@@ -186,6 +186,11 @@ fn unknown_keys_and_wrong_types_name_the_field() {
     assert!(err.contains("lrr"), "{err}");
     let err = Config::load(&src, &["schedule.lr=\"fast\"".into()]).unwrap_err().to_string();
     assert!(err.contains("lr") && err.contains("invalid type"), "{err}");
+    // A key of the earlier flat config says where it lives now.
+    let err = Config::load(&src, &["optimizer.lr=0.1".into()]).unwrap_err().to_string();
+    assert!(err.contains("optimizer.lr") && err.contains("unknown field `lr`") && err.contains("[schedule]"), "{err}");
+    let err = Config::load(&src, &["device=\"cpu\"".into()]).unwrap_err().to_string();
+    assert!(err.contains("--device"), "{err}");
     let err = Config::load(&src, &["model.depth=19".into()]).unwrap_err().to_string();
     assert!(err.contains("model.depth") && err.contains("`19` is not a ResNet depth") && err.contains("\"50\""), "{err}");
     assert_eq!(Config::load(&src, &["model.depth=50".into()]).unwrap().model.depth, ssl_models::resnet::Depth::R50);
