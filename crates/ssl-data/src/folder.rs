@@ -10,7 +10,11 @@
 //! Image files are recognised by extension, case-insensitively: `png`, `jpg`, `jpeg`, `bmp`,
 //! `ppm`, `pgm` (see [`EXTENSIONS`]); other files, and hidden files and folders (name starting with
 //! `.`, such as `.DS_Store` or macOS `._x.jpg` forks), are skipped. A root that mixes image files
-//! with class folders is refused rather than guessed at.
+//! with class folders is refused rather than guessed at. Symbolic links are followed (torchvision's
+//! `followlinks=True`), except that an image reached through a link leading out of its class
+//! folder — into another class, or out of the dataset — and a second link to an image already
+//! listed are left out and listed in [`FolderListing::skipped`] (they would be loaded again,
+//! possibly under the wrong label).
 //!
 //! Each file is decoded once, in parallel (rayon), with the `image` crate (the format is sniffed
 //! from the contents, so a PNG named `.jpg` still loads), then converted to `u8` HWC with
@@ -77,6 +81,10 @@ pub struct FolderListing {
     pub files: Vec<PathBuf>,
     /// The label of each file (with `classes`).
     pub labels: Option<Vec<u32>>,
+    /// Entries left out: images reached through a symbolic link that leads out of their class
+    /// folder (they would be loaded again under the wrong label), and second links to an image
+    /// already listed.
+    pub skipped: Vec<PathBuf>,
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -141,7 +149,7 @@ pub fn scan_folder(root: impl AsRef<Path>) -> Result<FolderListing, DataError> {
         if files.is_empty() {
             return Err(bad(format!("empty folder: no images ({}) and no class folders", EXTENSIONS.join(", "))));
         }
-        return Ok(FolderListing { root: root.to_path_buf(), classes: None, files, labels: None });
+        return Ok(FolderListing { root: root.to_path_buf(), classes: None, files, labels: None, skipped: Vec::new() });
     }
     if !files.is_empty() {
         return Err(bad(format!(
@@ -153,9 +161,22 @@ pub fn scan_folder(root: impl AsRef<Path>) -> Result<FolderListing, DataError> {
     let mut names: Vec<(String, PathBuf)> =
         dirs.into_iter().map(|d| (d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), d)).collect();
     names.sort();
-    let (mut all, mut labels, mut classes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut all, mut labels, mut classes, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut taken = HashSet::new();
+    let real = |p: &Path| std::fs::canonicalize(p).map_err(|source| DataError::Io { path: p.to_path_buf(), source });
     for (label, (name, dir)) in names.into_iter().enumerate() {
-        let found = walk(&dir)?;
+        let class_real = real(&dir)?;
+        let mut found = Vec::new();
+        for file in walk(&dir)? {
+            let target = real(&file)?;
+            // A link out of the class folder (e.g. into another class) or a second link to one
+            // image would load an image again, possibly under the wrong label.
+            if target.starts_with(&class_real) && taken.insert(target) {
+                found.push(file);
+            } else {
+                skipped.push(file);
+            }
+        }
         if found.is_empty() {
             return Err(DataError::Format { path: dir, problem: format!("class folder '{name}' holds no images ({})", EXTENSIONS.join(", ")) });
         }
@@ -163,7 +184,7 @@ pub fn scan_folder(root: impl AsRef<Path>) -> Result<FolderListing, DataError> {
         all.extend(found);
         classes.push(name);
     }
-    Ok(FolderListing { root: root.to_path_buf(), classes: Some(classes), files: all, labels: Some(labels) })
+    Ok(FolderListing { root: root.to_path_buf(), classes: Some(classes), files: all, labels: Some(labels), skipped })
 }
 
 /// PIL's `convert("L")`: ITU-R 601-2 luma in 16-bit fixed point.

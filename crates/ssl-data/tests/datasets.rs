@@ -247,6 +247,38 @@ fn image_folder_classes_layout_and_order() {
     assert_eq!((big.len(), s.height, s.width, s.channels), (5, 6, 5, 3));
 }
 
+/// A symbolic link out of a class folder (into another class) or a second link to one image is
+/// skipped and reported, never loaded again under the wrong label; a link within the class is
+/// followed (torchvision's followlinks=True).
+#[cfg(unix)]
+#[test]
+fn image_folder_links_out_of_a_class_are_skipped() {
+    use std::os::unix::fs::symlink;
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("data");
+    for class in ["a", "b", "b/inner"] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+    }
+    rgb(4, 3, 10).save(root.join("a/x.png")).unwrap();
+    rgb(4, 3, 20).save(root.join("a/y.png")).unwrap();
+    rgb(4, 3, 30).save(root.join("b/z.png")).unwrap();
+    symlink(root.join("a"), root.join("b/into_a")).unwrap(); // a folder link into class a
+    symlink(root.join("a/x.png"), root.join("b/x_again.png")).unwrap(); // a file link into class a
+    symlink(root.join("b/z.png"), root.join("b/inner/z_again.png")).unwrap(); // a second link to z
+    let outside = t.path().join("elsewhere");
+    std::fs::create_dir(&outside).unwrap();
+    rgb(4, 3, 40).save(outside.join("w.png")).unwrap();
+    symlink(outside.join("w.png"), root.join("b/w.png")).unwrap(); // out of the dataset: skipped too
+    let listing = scan_folder(&root).unwrap();
+    let names: Vec<String> = listing.files.iter().map(|f| f.strip_prefix(&root).unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["a/x.png", "a/y.png", "b/z.png"]);
+    assert_eq!(listing.labels.as_deref(), Some(&[0, 0, 1][..]));
+    let mut skipped: Vec<String> = listing.skipped.iter().map(|f| f.strip_prefix(&root).unwrap().to_string_lossy().into_owned()).collect();
+    skipped.sort();
+    assert_eq!(skipped, ["b/inner/z_again.png", "b/into_a/x.png", "b/into_a/y.png", "b/w.png", "b/x_again.png"]);
+    assert_eq!(image_folder(&root, &FolderOptions::default()).unwrap().len(), 3);
+}
+
 #[test]
 fn image_folder_flat_jpeg_and_grey_sources() {
     let t = tempfile::tempdir().unwrap();

@@ -80,7 +80,16 @@ pub fn load_split(cfg: &Config, split: Split, limit: usize) -> Result<InMemoryDa
             // layout); every image must have one size; channels as model.in_channels.
             let dir = root.join(split.name());
             let opts = ssl_data::folder::FolderOptions { resize: None, channels: cfg.model.in_channels as usize };
-            ssl_data::folder::image_folder(&dir, &opts).with_context(|| format!("cannot load the image folder {}", dir.display()))?
+            let listing = ssl_data::folder::scan_folder(&dir).with_context(|| format!("cannot load the image folder {}", dir.display()))?;
+            if !listing.skipped.is_empty() {
+                eprintln!(
+                    "{}: skipped {} image(s) reached through a symbolic link out of their class folder or a second link to one image (first: {})",
+                    dir.display(),
+                    listing.skipped.len(),
+                    listing.skipped[0].display()
+                );
+            }
+            ssl_data::folder::load_folder(&listing, &opts).with_context(|| format!("cannot load the image folder {}", dir.display()))?
         }
         DatasetKind::Npy => {
             // `root/{train,test}_images.npy` (uint8 N×H×W[×C]) and `root/{train,test}_labels.npy`.

@@ -53,7 +53,7 @@ use crate::monitor::Monitor;
 use crate::network::Network;
 use crate::objective::Method;
 use crate::probe::OnlineProbe;
-use crate::run::{git_revision, torch_version, EpochLine, MetricLine, Provenance, Resumption, RunDir, StepLine, StopReason, StoppedLine, CHECKPOINT};
+use crate::run::{git_revision, torch_version, EpochLine, MetricLine, Provenance, Resumption, RunDir, RunState, StepLine, StopReason, StoppedLine, CHECKPOINT};
 
 pub use ssl_models::schedule::lr_at;
 
@@ -81,6 +81,9 @@ pub struct RunOptions {
     pub stop_after_steps: Option<usize>,
     /// Skip the final evaluation (tests that only need the training loop).
     pub skip_eval: bool,
+    /// Stop (as if killed) after the final checkpoint, before the evaluation — for tests of an
+    /// interrupted evaluation.
+    pub stop_before_evaluation: bool,
 }
 
 impl Default for RunOptions {
@@ -96,6 +99,7 @@ impl Default for RunOptions {
             stop: None,
             stop_after_steps: None,
             skip_eval: false,
+            stop_before_evaluation: false,
         }
     }
 }
@@ -174,6 +178,8 @@ pub struct Trainer {
     epoch_losses: Vec<f64>,
     started: Instant,
     train_seconds: f64,
+    /// The final checkpoint is already written (a resumed, interrupted evaluation).
+    final_saved: bool,
 }
 
 /// Trains `cfg` (or continues `opts.resume`), writes the run folder, and evaluates.
@@ -215,20 +221,26 @@ impl Trainer {
             stores.push(("target/", &mut target.vs));
         }
         let state = checkpoint::load(&ckpt, &mut stores, Some(&mut t.opt)).context("cannot resume")?;
-        if state.finished {
-            bail!("{} already finished training (epoch {}); nothing to resume", dir.display(), state.epoch);
-        }
         if state.seed != cfg.seed {
             bail!("{}: the checkpoint was written with seed {}, the config says {}", ckpt.display(), state.seed, cfg.seed);
         }
-        t.scaler.scale = state.loss_scale;
-        t.step = state.step;
-        // The online probe restarts on resume: it is a diagnostic, not part of the model.
         let before = t.provenance.clone();
         t.provenance = t.run.read_json::<Provenance>("run.json").unwrap_or_else(|e| {
             eprintln!("warning: {e:#}; run.json is rewritten from this invocation");
             before.clone()
         });
+        if state.finished {
+            // Folders from before the state was recorded: a report means it was evaluated.
+            let legacy_done = t.provenance.state == RunState::Training && t.run.file("report.json").exists();
+            if t.provenance.state == RunState::Done || legacy_done {
+                bail!("{} already finished training (epoch {}) and its evaluation; nothing to resume", dir.display(), state.epoch);
+            }
+            // Trained, but the final evaluation was interrupted: run it again on the final weights.
+            t.final_saved = true;
+        }
+        t.scaler.scale = state.loss_scale;
+        t.step = state.step;
+        // The online probe restarts on resume: it is a diagnostic, not part of the model.
         t.provenance.device = before.device;
         t.provenance.threads = before.threads;
         t.provenance.amp = before.amp;
@@ -321,6 +333,7 @@ impl Trainer {
             epoch_losses: Vec::new(),
             started,
             train_seconds: 0.0,
+            final_saved: false,
         })
     }
 
@@ -335,7 +348,13 @@ impl Trainer {
             self.total,
             cfg.training.batch_size,
             cfg.views.count,
-            if self.step > 0 { format!(", resuming at step {}", self.step) } else { String::new() },
+            if self.final_saved {
+                ", trained: finishing its interrupted evaluation".to_string()
+            } else if self.step > 0 {
+                format!(", resuming at step {}", self.step)
+            } else {
+                String::new()
+            },
             self.device,
             self.net.num_parameters(),
             self.run.path().display()
@@ -529,8 +548,15 @@ impl Trainer {
     /// Saves the final checkpoint, evaluates (unless `skip_eval`) and completes `run.json`.
     pub fn finish(mut self) -> Result<RunSummary> {
         self.bar.finish_and_clear();
-        self.save(self.cfg.training.epochs, true)?;
+        if !self.final_saved {
+            self.save(self.cfg.training.epochs, true)?;
+        }
         self.provenance.train_seconds += self.train_seconds;
+        self.provenance.state = RunState::Evaluating;
+        self.run.write_json("run.json", &self.provenance)?;
+        if self.opts.stop_before_evaluation {
+            bail!("stopped before the final evaluation; finish it with `cargo xtask train --resume {}`", self.run.path().display());
+        }
         let mut eval = None;
         if !self.opts.skip_eval {
             eprintln!(
@@ -543,6 +569,7 @@ impl Trainer {
         }
         let wall = self.started.elapsed().as_secs_f64();
         self.provenance.wall_seconds = Some(wall);
+        self.provenance.state = RunState::Done;
         self.run.write_json("run.json", &self.provenance)?;
         Ok(RunSummary {
             dir: self.run.path().to_path_buf(),

@@ -239,3 +239,39 @@ fn learning_rate_schedule_warms_up_then_decays() {
     assert!(lr_at(99, 100, 10, 1.0) < 0.001);
     assert!((lr_at(0, 10, 0, 2.0) - 2.0).abs() < 1e-12);
 }
+
+/// A run killed during its final evaluation is a state the folder records (`evaluating`):
+/// `compare` says so, `--resume` runs the evaluation on the final weights without training again
+/// (same numbers as an uninterrupted run), and a second `--resume` is refused.
+#[test]
+fn an_interrupted_evaluation_is_finished_by_resume() {
+    use ssl_train::run::{read_json, Provenance, RunState};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    toy_dataset(&data, 96, 40);
+    let cfg = tiny_config(&data);
+    let runs = tmp.path().join("runs");
+    let mut o = options(runs.clone(), "cut");
+    o.stop_before_evaluation = true;
+    let e = format!("{:#}", train(&cfg, &o).err().unwrap());
+    assert!(e.contains("--resume"), "{e}");
+    let dir = runs.join("cut");
+    assert!(!dir.join("report.json").exists());
+    assert_eq!(read_json::<Provenance>(&dir.join("run.json")).unwrap().state, RunState::Evaluating);
+    let c = format!("{:#}", ssl_train::cmd::compare::compare(std::slice::from_ref(&dir), &tmp.path().join("c.png")).unwrap_err());
+    assert!(c.contains("final evaluation did not complete") && c.contains("--resume"), "{c}");
+    let checkpoint = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    let mut o = options(runs.clone(), "unused");
+    o.resume = Some(dir.clone());
+    let finished = train(&cfg, &o).unwrap();
+    assert!(finished.epoch_losses.is_empty(), "trained again: {:?}", finished.epoch_losses);
+    assert!(dir.join("report.json").is_file() && dir.join("embeddings.npy").is_file());
+    assert_eq!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap(), checkpoint, "the final checkpoint was rewritten");
+    assert_eq!(read_json::<Provenance>(&dir.join("run.json")).unwrap().state, RunState::Done);
+    let whole = train(&cfg, &options(runs.clone(), "whole")).unwrap();
+    assert_eq!(finished.knn_trained, whole.knn_trained);
+    let e = format!("{:#}", train(&cfg, &o).err().unwrap());
+    assert!(e.contains("already finished"), "{e}");
+    ssl_train::cmd::compare::compare(std::slice::from_ref(&dir), &tmp.path().join("c2.png")).unwrap();
+}

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use ssl_analysis::plot::SpectrumSeries;
 
 use crate::config::read_saved;
-use crate::run::{read_json, read_metrics, EvalReport, MetricLine, RunReport};
+use crate::run::{read_json, read_metrics, EvalReport, MetricLine, Provenance, RunReport, RunState};
 
 /// What `compare` reads from one run folder.
 #[derive(Clone, Debug)]
@@ -46,7 +46,16 @@ pub fn read_run(dir: &Path) -> Result<RunRow> {
         bail!("{} is not a run folder", dir.display());
     }
     let cfg = read_saved(&dir.join("config.toml"))?;
-    let report: RunReport = read_json(&dir.join("report.json")).context("the run has no report (did it finish?)")?;
+    if !dir.join("report.json").exists() {
+        let state = read_json::<Provenance>(&dir.join("run.json")).map(|p| p.state).unwrap_or_default();
+        let why = match state {
+            RunState::Training => "is still training, or was interrupted during training",
+            RunState::Evaluating => "finished training but its final evaluation did not complete",
+            RunState::Done => "is marked done but its report.json is missing",
+        };
+        bail!("{} {why}; finish it with `cargo xtask train --resume {}`", dir.display(), dir.display());
+    }
+    let report: RunReport = read_json(&dir.join("report.json"))?;
     let lines = read_metrics(&dir.join("metrics.jsonl"))?;
     let online = lines.iter().rev().find_map(|l| match l {
         MetricLine::Step(s) => s.online_probe_acc,

@@ -4,7 +4,7 @@
 //! | file | type |
 //! |---|---|
 //! | `config.toml` | [`crate::config::RunConfig`] (the resolved recipe) |
-//! | `run.json` | [`Provenance`] |
+//! | `run.json` | [`Provenance`], with the run's [`RunState`] (training → evaluating → done) |
 //! | `metrics.jsonl` | one [`MetricLine`] per line |
 //! | `checkpoint.safetensors`, `checkpoint.json` | `ssl_models::checkpoint` (weights, optimiser state, [`ssl_models::checkpoint::TrainState`]) |
 //! | `embeddings.npy`, `labels.npy` | test-set backbone embeddings (f32, n × d) and labels (int64) |
@@ -25,7 +25,7 @@ use ssl_models::{pick_device, DeviceChoice};
 
 pub use dir::{read_json, write_json_new, RunDir};
 pub use metrics::{read_metrics, EpochLine, MetricLine, MonitorLine, StepLine, StopReason, StoppedLine};
-pub use provenance::{git_revision, torch_version, Provenance, Resumption};
+pub use provenance::{git_revision, torch_version, Provenance, Resumption, RunState};
 pub use report::{DistillResult, EvalReport, FinetuneResult, FractionResult, InitSpectrum, KnnResult, LinearResult, RunReport};
 
 use crate::config::{read_saved, Config};

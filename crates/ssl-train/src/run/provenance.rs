@@ -5,9 +5,27 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
+/// Where a run folder stands: training → evaluating → done, recorded in `run.json` (atomically)
+/// at each transition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Training (or interrupted during training: `--resume` continues it).
+    #[default]
+    Training,
+    /// The final checkpoint is written and the final evaluation runs (or was interrupted:
+    /// `--resume` runs it again).
+    Evaluating,
+    /// Trained and evaluated.
+    Done,
+}
+
 /// The provenance of a run folder.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
+    /// Where the run stands (absent in folders written before it existed: read as `training`).
+    #[serde(default)]
+    pub state: RunState,
     /// Seed of weights, sample order and views.
     pub seed: u64,
     /// `git rev-parse HEAD` of the working tree (`-dirty` when it had changes).
