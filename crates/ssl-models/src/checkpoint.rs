@@ -54,15 +54,8 @@ fn one() -> f64 {
 fn atomic_error<E>(e: AtomicError<E>, write: impl FnOnce(PathBuf, E) -> ModelError) -> ModelError {
     match e {
         AtomicError::Write { path, source } => write(path, source),
-        AtomicError::Io { path, action, source } => {
-            let action = match action {
-                "sync the temporary file" => "cannot sync the temporary file",
-                "rename the temporary file into place" => "cannot move the temporary file into place",
-                _ => "cannot write",
-            };
-            ModelError::Io { path, action, source }
-        }
-        AtomicError::Exists { path } => ModelError::Io { path, action: "already exists", source: std::io::ErrorKind::AlreadyExists.into() },
+        AtomicError::Io { path, action, source } => ModelError::Io { path, action, source },
+        AtomicError::Exists { path } => ModelError::Io { path, action: "replace it", source: std::io::ErrorKind::AlreadyExists.into() },
     }
 }
 

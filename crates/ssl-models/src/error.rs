@@ -13,8 +13,9 @@ pub type Result<T, E = ModelError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelError {
-    /// A file-system operation on `path` failed (`action`: e.g. `"cannot write"`).
-    #[error("{}: {action}", .path.display())]
+    /// A file-system operation on `path` failed (`action`: e.g. `"rename the temporary file into
+    /// place"`, as `ssl_io`'s atomic writes name their steps).
+    #[error("{}: cannot {action}", .path.display())]
     Io {
         /// The file.
         path: PathBuf,

@@ -66,12 +66,12 @@ pub fn evaluate(
     let test_labels = test.labels().unwrap_or_default();
     let bs = cfg.eval.batch_size;
 
-    let tr = embed(&net.backbone, train, &view, bs, device)?;
-    let te = embed(&net.backbone, test, &view, bs, device)?;
+    let tr = embed(&net.backbone, train, view, bs, device)?;
+    let te = embed(&net.backbone, test, view, bs, device)?;
     let trained = EmbeddingReport::compute(te.view(), ReportOptions::default())?.with_knn(tr.view(), train_labels, te.view(), test_labels, knn)?;
     drop(tr);
-    let tr0 = embed(&init.backbone, train, &view, bs, device)?;
-    let te0 = embed(&init.backbone, test, &view, bs, device)?;
+    let tr0 = embed(&init.backbone, train, view, bs, device)?;
+    let te0 = embed(&init.backbone, test, view, bs, device)?;
     let knn_init = knn_accuracy(tr0.view(), train_labels, te0.view(), test_labels, knn)?;
     drop(tr0);
     let (ptr, pte) = (raw_pixels(train), raw_pixels(test));

@@ -33,7 +33,7 @@ impl Monitor {
         Ok(Monitor {
             bank: first(cfg.monitor.bank, train)?,
             queries: first(cfg.monitor.queries, test)?,
-            view: cfg.views.eval_view(),
+            view: cfg.views.eval_view().clone(),
             knn: KnnConfig { k: cfg.eval.knn_k.min(cfg.monitor.bank.max(1)), temperature: cfg.eval.knn_temperature },
             batch: cfg.eval.batch_size,
         })

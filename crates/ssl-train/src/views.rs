@@ -60,26 +60,13 @@ impl ViewsConfig {
     /// Checks the pipelines against the images' shape: every training pipeline must run on it
     /// and give one shape with `in_channels` channels, and the evaluation pipeline too.
     pub fn check_shape(&self, input: Shape, in_channels: i64) -> Result<()> {
-        let mut first = None;
         for (i, p) in self.train.iter().enumerate() {
             let s = p.checked_shape(input).map_err(|e| anyhow::anyhow!("views.train[{i}]: {e}"))?;
             if s.channels as i64 != in_channels {
                 bail!("views.train[{i}] gives {}x{}x{} views; the model expects model.in_channels = {in_channels}", s.channels, s.height, s.width);
             }
-            match first {
-                None => first = Some(s),
-                Some(f) if f != s => bail!(
-                    "views.train[{i}] gives {}x{}x{} views, views.train[0] {}x{}x{}: every view needs one shape",
-                    s.channels,
-                    s.height,
-                    s.width,
-                    f.channels,
-                    f.height,
-                    f.width
-                ),
-                Some(_) => {}
-            }
         }
+        self.per_view().check(input).map_err(|e| anyhow::anyhow!("views.train: {e}"))?;
         let s = self.eval.checked_shape(input).map_err(|e| anyhow::anyhow!("views.eval: {e}"))?;
         if s.channels as i64 != in_channels {
             bail!("views.eval gives {}-channel images; the model expects model.in_channels = {in_channels}", s.channels);
@@ -91,13 +78,18 @@ impl ViewsConfig {
     pub fn train_view(&self) -> Arc<dyn ViewTransform> {
         match self.train.as_slice() {
             [one] => Arc::new(one.clone()),
-            many => Arc::new(PerView { transforms: many.iter().map(|p| Arc::new(p.clone()) as Arc<dyn ViewTransform>).collect() }),
+            _ => Arc::new(self.per_view()),
         }
     }
 
+    /// The training pipelines cycled over the views.
+    fn per_view(&self) -> PerView {
+        PerView { transforms: self.train.iter().map(|p| Arc::new(p.clone()) as Arc<dyn ViewTransform>).collect() }
+    }
+
     /// The evaluation transform.
-    pub fn eval_view(&self) -> Pipeline {
-        self.eval.clone()
+    pub fn eval_view(&self) -> &Pipeline {
+        &self.eval
     }
 
     /// The supervised training view of the probes: the first training pipeline's crop and flip

@@ -44,11 +44,7 @@ fn opts(root: &Path, name: &str) -> RunOptions {
 }
 
 fn setup() -> (tempfile::TempDir, PathBuf) {
-    let t = tempfile::tempdir().unwrap();
-    let data = t.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    common::toy_dataset(&data, 64, 20);
-    (t, data)
+    common::toy_data(64, 20)
 }
 
 #[test]

@@ -6,7 +6,7 @@ use ssl_train::config::{Config, Source};
 use ssl_train::trainer::{train, RunOptions};
 
 mod common;
-use common::toy_dataset;
+use common::{toy_data, toy_dataset};
 
 fn tiny_config(data: &Path) -> Config {
     let overrides: Vec<String> = [
@@ -38,10 +38,7 @@ fn options(root: PathBuf, name: &str) -> RunOptions {
 
 #[test]
 fn a_tiny_run_writes_a_complete_run_folder() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    toy_dataset(&data, 96, 40);
+    let (tmp, data) = toy_data(96, 40);
     let cfg = tiny_config(&data);
     let runs = tmp.path().join("runs");
     let summary = train(&cfg, &options(runs.clone(), "tiny")).unwrap();
@@ -163,10 +160,7 @@ fn missing_or_truncated_dataset_is_a_clear_error_and_makes_no_run_folder() {
 
 #[test]
 fn a_corrupt_checkpoint_is_an_error_not_a_panic() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    toy_dataset(&data, 32, 8);
+    let (tmp, data) = toy_data(32, 8);
     let run = tmp.path().join("run");
     std::fs::create_dir(&run).unwrap();
     let cfg = tiny_config(&data);
@@ -246,10 +240,7 @@ fn learning_rate_schedule_warms_up_then_decays() {
 #[test]
 fn an_interrupted_evaluation_is_finished_by_resume() {
     use ssl_train::run::{read_json, Provenance, RunState};
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    toy_dataset(&data, 96, 40);
+    let (tmp, data) = toy_data(96, 40);
     let cfg = tiny_config(&data);
     let runs = tmp.path().join("runs");
     let mut o = options(runs.clone(), "cut");

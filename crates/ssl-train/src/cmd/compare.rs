@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use ssl_analysis::plot::SpectrumSeries;
 
 use crate::config::read_saved;
-use crate::run::{read_json, read_metrics, EvalReport, MetricLine, Provenance, RunReport, RunState};
+use crate::run::{atomic_error, read_json, read_metrics, EvalReport, MetricLine, Provenance, RunReport, RunState};
 
 /// What `compare` reads from one run folder.
 #[derive(Clone, Debug)]
@@ -133,11 +133,9 @@ pub fn compare(dirs: &[PathBuf], plot: &Path) -> Result<String> {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
     // Never over a file that appeared meanwhile, and whole or not at all.
-    ssl_io::write_new_atomic(plot, |tmp| ssl_analysis::plot::spectrum_plot(tmp, "test-set backbone covariance spectra", &series)).map_err(|e| match e {
-        ssl_io::AtomicError::Write { source, .. } => anyhow::Error::new(source),
-        ssl_io::AtomicError::Exists { path } => anyhow::anyhow!("{} already exists; choose another --plot (nothing was written)", path.display()),
-        ssl_io::AtomicError::Io { path, action, source } => anyhow::Error::new(source).context(format!("{}: cannot {action}", path.display())),
-    })?;
+    ssl_io::write_new_atomic(plot, |tmp| Ok(ssl_analysis::plot::spectrum_plot(tmp, "test-set backbone covariance spectra", &series)?))
+        .map_err(atomic_error)
+        .context("--plot")?;
     Ok(table(&rows))
 }
 

@@ -200,7 +200,7 @@ fn accuracy(cfg: &Config, test: &InMemoryDataset, device: Device, f: impl Fn(&Te
     let mut correct = 0i64;
     let idx: Vec<usize> = (0..test.len()).collect();
     for chunk in idx.chunks(cfg.eval.batch_size.max(1)) {
-        let b = ssl_data::make_batch(test, &view, chunk, 1, 0, 0);
+        let b = ssl_data::make_batch(test, view, chunk, 1, 0, 0);
         let [_, n, c, h, w] = b.dims().map(|v| v as i64);
         let x = Tensor::from_slice(&b.data).view([n, c, h, w]).to_device(device);
         let pred = tch::no_grad(|| f(&x)).argmax(-1, false);
@@ -284,8 +284,8 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
         let net = fresh()?;
         let view = cfg.views.eval_view();
         let knn = cfg.eval.knn();
-        let tr = embed(&net.backbone, train.as_ref(), &view, cfg.eval.batch_size, device)?;
-        let te = embed(&net.backbone, &test, &view, cfg.eval.batch_size, device)?;
+        let tr = embed(&net.backbone, train.as_ref(), view, cfg.eval.batch_size, device)?;
+        let te = embed(&net.backbone, &test, view, cfg.eval.batch_size, device)?;
         let acc = knn_accuracy(tr.view(), train.labels().unwrap_or_default(), te.view(), test.labels().unwrap_or_default(), knn)?;
         eprintln!("kNN (k = {}, T = {}): {acc:.4}", knn.k, knn.temperature);
         result.knn = Some(KnnResult { accuracy: acc, settings: KnnSummary::new(knn, train.len(), test.len()) });

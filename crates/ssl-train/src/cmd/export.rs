@@ -30,11 +30,11 @@ pub fn export(run: &Path, split: Split, out: Option<PathBuf>, device: DeviceChoi
     let view = cfg.views.eval_view();
     let device = net.vs.device();
     let mut written = Vec::new();
-    let backbone = embed(&net.backbone, &ds, &view, cfg.eval.batch_size, device)?;
+    let backbone = embed(&net.backbone, &ds, view, cfg.eval.batch_size, device)?;
     ssl_analysis::npy::write_matrix(&names[0], &backbone)?;
     written.push(names[0].clone());
     if let Some(head) = &net.projector {
-        let z = embed_with(&ds, &view, cfg.eval.batch_size, device, |x| head.forward_t(&net.backbone.forward_t(x, false), false))?;
+        let z = embed_with(&ds, view, cfg.eval.batch_size, device, |x| head.forward_t(&net.backbone.forward_t(x, false), false))?;
         ssl_analysis::npy::write_matrix(&names[1], &z)?;
         written.push(names[1].clone());
     }

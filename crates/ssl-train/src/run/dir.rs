@@ -148,7 +148,7 @@ pub fn write_json_new<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 }
 
 /// An atomic write's error with its cause chain: the writer's own error, or the file system's.
-fn atomic_error(e: ssl_io::AtomicError<anyhow::Error>) -> anyhow::Error {
+pub fn atomic_error(e: ssl_io::AtomicError<anyhow::Error>) -> anyhow::Error {
     match e {
         ssl_io::AtomicError::Write { path, source } => source.context(format!("cannot write {}", path.display())),
         ssl_io::AtomicError::Io { path, action, source } => anyhow::Error::new(source).context(format!("{}: cannot {action}", path.display())),

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Deserializer, Serialize};
+use ssl_analysis::report::nullable_f64;
 
 /// One line of `metrics.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -138,12 +139,8 @@ pub struct StoppedLine {
     pub loss: Option<f64>,
 }
 
-fn nullable_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-}
-
 fn nullable_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(Some(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN)))
+    nullable_f64(d).map(Some)
 }
 
 impl MetricLine {

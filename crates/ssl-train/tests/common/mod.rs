@@ -15,6 +15,15 @@ pub fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
     std::fs::write(path, gz.finish().unwrap()).unwrap();
 }
 
+/// A temporary folder with `data/` holding the toy dataset of `train` / `test` images.
+pub fn toy_data(train: usize, test: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    toy_dataset(&data, train, test);
+    (tmp, data)
+}
+
 /// A Fashion-MNIST-shaped toy: class c is a bright bar at row 2c + 4 on a noisy background.
 pub fn toy_dataset(dir: &Path, train: usize, test: usize) {
     let make = |n: usize, salt: usize| {
