@@ -15,10 +15,13 @@
 //! This crate has no dependencies and never links libtorch, so it compiles in seconds; the heavy
 //! work runs in `$CARGO` child processes.
 
+mod child;
 mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+pub(crate) use child::run;
 
 const USAGE: &str = "\
 usage: cargo xtask <task> [ARGS]
@@ -59,12 +62,12 @@ fn main() -> ExitCode {
         "analyze" => setup::run_all(&root).and_then(|()| {
             // The analysis CLI lives in ssl-analysis: it never needs libtorch.
             let mut cmd = cargo(&root);
-            cmd.args(["run", "--quiet", "--release", "--package", "ssl-analysis", "--bin", "ssl-analyze", "--"]).args(rest);
+            cmd.args(["run", "--release", "--package", "ssl-analysis", "--bin", "ssl-analyze", "--"]).args(rest);
             run("ssl-analyze", cmd)
         }),
         other => setup::run_all(&root).and_then(|()| {
             let mut cmd = cargo(&root);
-            cmd.args(["run", "--quiet", "--release", "--package", "ssl-train", "--", other]).args(rest);
+            cmd.args(["run", "--release", "--package", "ssl-train", "--", other]).args(rest);
             run(&format!("ssl-train {other}"), cmd)
         }),
     };
@@ -87,14 +90,4 @@ fn cargo(root: &Path) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root);
     cmd
-}
-
-/// Runs a command, passing its exit status on as an error.
-pub(crate) fn run(what: &str, mut cmd: Command) -> Result<(), String> {
-    let status = cmd.status().map_err(|e| format!("{what}: could not start: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed ({status})"))
-    }
 }

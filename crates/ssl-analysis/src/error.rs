@@ -37,6 +37,9 @@ pub enum AnalysisError {
     /// LAPACK failed.
     #[error("linear algebra: {0}")]
     Linalg(String),
+    /// The output folder or file may not be written (a user's files are never overwritten).
+    #[error(transparent)]
+    Output(#[from] ssl_io::OutputError),
     /// Plotting failed.
     #[error("plot {path}: {problem}")]
     Plot {

@@ -15,6 +15,10 @@
 //!   shape, 1-D integer labels as `u32`, 2-D `float32`/`float64` matrices as `f32` (C or Fortran
 //!   order; plain `Vec` + shape, no ndarray); writers for `float32` matrices and `int64` labels
 //!   whose files numpy loads. Every error ([`NpyError`]) names the file and what was expected.
+//! * [`output`]: where a command may write — a new or empty folder, or one holding only its own
+//!   earlier outputs; never a user's files.
+//! * [`cli`]: what the command-line tools print when something breaks — a panic as one line
+//!   naming the command, libtorch's C++ stack cut from its messages.
 //!
 //! ```
 //! use ssl_io::npy;
@@ -37,7 +41,10 @@
 //! ```
 
 pub mod atomic;
+pub mod cli;
 pub mod npy;
+pub mod output;
 
 pub use atomic::{write_atomic, write_bytes_atomic, write_new_atomic, write_new_bytes_atomic, AtomicError};
 pub use npy::NpyError;
+pub use output::{check_output_folder, OutputError};

@@ -13,7 +13,7 @@
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::DataConfig;
@@ -147,46 +147,58 @@ impl Deref for Config {
 }
 
 impl RunConfig {
-    /// Checks ranges and combinations; the error names the key.
+    /// Checks ranges and combinations; the error lists every problem found, each naming its key.
     pub fn check(self) -> Result<Config> {
-        self.optimizer.validate()?;
-        self.schedule.validate()?;
-        self.objective.check(self.views.count, &self.model)?;
-        self.model.check()?;
-        self.views.check()?;
-        let t = &self.training;
-        if t.batch_size < 2 {
-            bail!("training.batch_size = {}: expected >= 2", t.batch_size);
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(Config(self))
+        } else {
+            Err(Problems(problems).into())
         }
-        if t.epochs == 0 {
-            bail!("training.epochs = 0: expected >= 1");
-        }
-        if self.monitor.every_epochs > 0 && (self.monitor.bank == 0 || self.monitor.queries < 2) {
-            bail!("monitor.bank must be >= 1 and monitor.queries >= 2 (or monitor.every_epochs = 0)");
-        }
-        if self.log.every_steps == 0 {
-            bail!("log.every_steps = 0: expected >= 1");
-        }
-        if self.eval.batch_size == 0 {
-            bail!("eval.batch_size = 0: expected >= 1");
-        }
-        if self.eval.knn_k == 0 {
-            bail!("eval.knn_k = 0: expected >= 1");
-        }
-        if !(self.eval.knn_temperature > 0.0 && self.eval.knn_temperature.is_finite()) {
-            bail!("eval.knn_temperature = {}: expected a finite value > 0", self.eval.knn_temperature);
-        }
-        Ok(Config(self))
     }
-}
 
-impl Config {
-    /// Loads a recipe or file, applies overrides, and checks every field.
-    pub fn load(src: &Source, overrides: &[String]) -> Result<Config> {
+    /// Every range or combination this config gets wrong (empty when [`RunConfig::check`] passes),
+    /// each naming its key and what was expected: all of them at once, not the first.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut note = |r: Result<()>| {
+            if let Err(e) = r {
+                out.push(format!("{e:#}"));
+            }
+        };
+        note(self.optimizer.validate().map_err(Into::into));
+        note(self.schedule.validate().map_err(Into::into));
+        note(self.objective.check(self.views.count, &self.model));
+        note(self.model.check());
+        note(self.views.check());
+        let t = &self.training;
+        let expect = |ok: bool, problem: String| if ok { Ok(()) } else { Err(anyhow!(problem)) };
+        note(expect(t.batch_size >= 2, format!("training.batch_size = {}: expected >= 2", t.batch_size)));
+        note(expect(t.epochs >= 1, "training.epochs = 0: expected >= 1".into()));
+        note(expect(
+            self.monitor.every_epochs == 0 || (self.monitor.bank >= 1 && self.monitor.queries >= 2),
+            format!(
+                "monitor.bank = {}, monitor.queries = {}: expected bank >= 1 and queries >= 2 (or monitor.every_epochs = 0)",
+                self.monitor.bank, self.monitor.queries
+            ),
+        ));
+        note(expect(self.log.every_steps >= 1, "log.every_steps = 0: expected >= 1".into()));
+        note(expect(self.eval.batch_size >= 1, "eval.batch_size = 0: expected >= 1".into()));
+        note(expect(self.eval.knn_k >= 1, "eval.knn_k = 0: expected >= 1".into()));
+        note(expect(
+            self.eval.knn_temperature > 0.0 && self.eval.knn_temperature.is_finite(),
+            format!("eval.knn_temperature = {}: expected a finite value > 0", self.eval.knn_temperature),
+        ));
+        out
+    }
+
+    /// Reads a recipe or file and applies overrides: unknown keys and wrong types are refused
+    /// (naming the key path); ranges are not checked yet (see [`RunConfig::check`]).
+    pub fn load(src: &Source, overrides: &[String]) -> Result<RunConfig> {
         let text = source_text(src)?;
         let mut table: toml::Table = toml::from_str(&text).map_err(|e| anyhow!("{src}: invalid TOML: {}", e.message()))?;
         apply_overrides(&mut table, overrides)?;
-        let raw: RunConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let path = e.path().to_string();
             let message = e.inner().message().to_string();
             let hint = moved_key_hint(&message).map(|h| format!(" ({h})")).unwrap_or_default();
@@ -195,24 +207,53 @@ impl Config {
             } else {
                 anyhow!("{src}: {path}: {message}{hint}")
             }
-        })?;
-        raw.check().with_context(|| format!("{src}: invalid setting"))
+        })
     }
+}
 
-    /// The unchecked config, to derive another from (check it again with [`RunConfig::check`]).
-    pub fn to_run_config(&self) -> RunConfig {
-        self.0.clone()
-    }
-
+impl RunConfig {
     /// The resolved config as TOML (written to the run folder).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(&self.0).unwrap_or_else(|e| format!("# could not serialise: {e}"))
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not serialise: {e}"))
     }
 
     /// Checks the training and evaluation views against the images' shape (see
     /// [`ViewsConfig::check_shape`]).
     pub fn check_views(&self, input: ssl_data::Shape) -> Result<()> {
         self.views.check_shape(input, self.model.in_channels)
+    }
+}
+
+/// Every problem found by a check, listed together (one per line when there are several).
+#[derive(Debug)]
+pub struct Problems(pub Vec<String>);
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "{one}"),
+            many => {
+                write!(f, "{} problems:", many.len())?;
+                for p in many {
+                    write!(f, "\n  - {p}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl Config {
+    /// Loads a recipe or file, applies overrides, and checks every field.
+    pub fn load(src: &Source, overrides: &[String]) -> Result<Config> {
+        RunConfig::load(src, overrides)?.check().with_context(|| format!("{src}: invalid setting"))
+    }
+
+    /// The unchecked config, to derive another from (check it again with [`RunConfig::check`]).
+    pub fn to_run_config(&self) -> RunConfig {
+        self.0.clone()
     }
 }
 

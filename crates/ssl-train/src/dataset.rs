@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use ssl_data::cifar::{cifar10, cifar100, Cifar100Labels};
 use ssl_data::{idx, Dataset, InMemoryDataset, Split};
 
-use crate::config::Config;
+use crate::config::RunConfig;
 
 /// The datasets the runner reads (`data/README.md` gives each layout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +57,7 @@ pub struct DataConfig {
 }
 
 /// Loads a split of `cfg.data.dataset`, keeping the first `limit` images when `limit > 0`.
-pub fn load_split(cfg: &Config, split: Split, limit: usize) -> Result<InMemoryDataset> {
+pub fn load_split(cfg: &RunConfig, split: Split, limit: usize) -> Result<InMemoryDataset> {
     let root = &cfg.data.root;
     let ds = match cfg.data.dataset {
         DatasetKind::FashionMnist | DatasetKind::Mnist => idx::fashion_mnist(root, split).with_context(|| {

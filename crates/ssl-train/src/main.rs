@@ -8,9 +8,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use ssl_models::DeviceChoice;
 use ssl_train::cmd::eval::Protocol;
-use ssl_train::config::{Config, Source};
+use ssl_train::config::{Config, Problems, RunConfig, Source};
 use ssl_train::recipes::DEFAULT_RECIPE;
-use ssl_train::trainer::{train, RunOptions};
+use ssl_train::trainer::{preflight, train, RunOptions};
 
 #[derive(Parser)]
 #[command(name = "ssl-train", about = "Self-supervised training, evaluation and diagnosis")]
@@ -150,31 +150,49 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    ssl_io::cli::one_line_panics();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", ssl_io::cli::without_cpp_backtrace(&format!("{e:#}")));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What `train --dry-run` ends with: every problem found, or that all checks passed.
+fn dry_run_verdict(problems: Vec<String>) -> anyhow::Result<()> {
+    if problems.is_empty() {
+        println!("dry run: every check passed (config, run folder, data, views); nothing was written");
+        Ok(())
+    } else {
+        Err(anyhow::Error::new(Problems(problems)).context("dry run"))
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Cmd::Train { recipe, config, device, threads, name, runs_dir, overrides, dry_run, resume } => {
-            let (src, cfg) = match &resume {
+            let mut opts = RunOptions {
+                device,
+                threads,
+                runs_root: runs_dir,
+                name,
+                resume: resume.clone(),
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+                ..Default::default()
+            };
+            let with_sets = if overrides.is_empty() { String::new() } else { format!(" with --set {}", overrides.join(" ")) };
+            let cfg = match &resume {
                 Some(run) => {
                     let saved =
                         ssl_train::config::read_saved(&run.join("config.toml")).map_err(|e| anyhow::anyhow!("cannot resume {}: {e:#}", run.display()))?;
                     if recipe.is_some() || config.is_some() || !overrides.is_empty() {
-                        let src = match &config {
-                            Some(p) => Source::File(p.clone()),
-                            None => Source::File(run.join("config.toml")),
-                        };
-                        let src = match &recipe {
-                            Some(r) => Source::Recipe(r.clone()),
-                            None => src,
+                        let src = match (&recipe, &config) {
+                            (Some(r), _) => Source::Recipe(r.clone()),
+                            (None, Some(p)) => Source::File(p.clone()),
+                            (None, None) => Source::File(run.join("config.toml")),
                         };
                         let asked = Config::load(&src, &overrides)?;
                         let diff = ssl_train::config::differences(&saved, &asked);
@@ -186,24 +204,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                             );
                         }
                     }
-                    (Source::File(run.join("config.toml")), saved)
+                    println!("# config ({})\n{}", run.join("config.toml").display(), saved.to_toml());
+                    saved
                 }
                 None => {
                     let src = match config {
                         Some(p) => Source::File(p),
                         None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
                     };
+                    if dry_run {
+                        // Every problem at once: the config's ranges, the run folder, the data.
+                        let raw = RunConfig::load(&src, &overrides)?;
+                        println!("# config ({src}{with_sets})\n{}", raw.to_toml());
+                        return dry_run_verdict(preflight(&raw, &opts));
+                    }
                     let cfg = Config::load(&src, &overrides)?;
-                    (src, cfg)
+                    println!("# config ({src}{with_sets})\n{}", cfg.to_toml());
+                    cfg
                 }
             };
-            println!(
-                "# config ({src}{})\n{}",
-                if overrides.is_empty() { String::new() } else { format!(" with --set {}", overrides.join(" ")) },
-                cfg.to_toml()
-            );
             if dry_run {
-                return Ok(());
+                return dry_run_verdict(preflight(&cfg, &opts));
             }
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();
@@ -213,16 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     std::process::exit(130);
                 }
             })?;
-            let opts = RunOptions {
-                device,
-                threads,
-                runs_root: runs_dir,
-                name,
-                resume,
-                command: std::env::args().collect::<Vec<_>>().join(" "),
-                stop: Some(stop),
-                ..Default::default()
-            };
+            opts.stop = Some(stop);
             let s = train(&cfg, &opts)?;
             let Some(eval) = &s.eval else { return Ok(()) };
             println!("\n{}", eval.table(cfg.training.epochs));

@@ -46,7 +46,7 @@ use ssl_models::{pick_device, DeviceChoice, Optimizer};
 use tch::nn;
 use tch::{Device, Tensor};
 
-use crate::config::Config;
+use crate::config::{Config, RunConfig};
 use crate::dataset::load_split;
 use crate::evaluate::{evaluate, Evaluation};
 use crate::monitor::Monitor;
@@ -191,6 +191,43 @@ pub fn train(cfg: &Config, opts: &RunOptions) -> Result<RunSummary> {
     trainer.run()
 }
 
+/// Every problem [`train`] would meet before its first step, found without making or changing
+/// anything (`train --dry-run`): the config's ranges, the threads and device asked for, the run
+/// folder (new, or resumable and not in use), the data, and the views and batch size against it.
+pub fn preflight(cfg: &RunConfig, opts: &RunOptions) -> Vec<String> {
+    let mut problems = cfg.problems();
+    if opts.threads == Some(0) {
+        problems.push("--threads 0: expected at least 1".into());
+    }
+    if let Err(e) = pick_device(opts.device) {
+        problems.push(format!("--device: {e}"));
+    }
+    let folder = match &opts.resume {
+        Some(dir) => crate::run::check_resumable(dir),
+        None => opts.name.as_deref().map_or(Ok(()), |name| crate::run::new_run_path(&opts.runs_root, name).map(|_| ())),
+    };
+    if let Err(e) = folder {
+        problems.push(format!("{e:#}"));
+    }
+    match load_split(cfg, Split::Train, cfg.data.train_limit) {
+        Ok(train_set) => problems.extend(check_against_data(cfg, &train_set).err().map(|e| format!("{e:#}"))),
+        Err(e) => problems.push(format!("{e:#}")),
+    }
+    if let Err(e) = load_split(cfg, Split::Test, cfg.data.test_limit) {
+        problems.push(format!("{e:#}"));
+    }
+    problems
+}
+
+/// The views' shapes and the batch size against the training set.
+fn check_against_data(cfg: &RunConfig, train_set: &InMemoryDataset) -> Result<()> {
+    cfg.check_views(train_set.shape())?;
+    if cfg.training.batch_size > train_set.len() {
+        bail!("training.batch_size = {} is larger than the training set ({} images)", cfg.training.batch_size, train_set.len());
+    }
+    Ok(())
+}
+
 impl Trainer {
     /// Starts a new run of `cfg` in a new folder under `opts.runs_root` (`opts.resume` is
     /// ignored). Data and settings are checked before the folder is made.
@@ -267,10 +304,7 @@ impl Trainer {
         // Data first: a missing dataset must fail before a run folder is made.
         let train_set = Arc::new(load_split(cfg, Split::Train, cfg.data.train_limit)?);
         let test_set = load_split(cfg, Split::Test, cfg.data.test_limit)?;
-        cfg.check_views(train_set.shape())?;
-        if cfg.training.batch_size > train_set.len() {
-            bail!("training.batch_size = {} is larger than the training set ({} images)", cfg.training.batch_size, train_set.len());
-        }
+        check_against_data(cfg, &train_set)?;
         let lc = LoaderConfig { batch_size: cfg.training.batch_size, views: cfg.views.count, seed: cfg.seed, ..Default::default() };
         let loader = Loader::new(train_set.clone(), cfg.views.train_view(), lc)?;
         let method = Method::new(&cfg.objective)?;

@@ -77,6 +77,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    ssl_io::cli::one_line_panics();
     match run(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -84,6 +85,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether a file in `--out` is one this command writes.
+fn is_own_output(name: &str) -> bool {
+    matches!(name, "report.json" | "spectrum.png" | "spectrum.svg" | "correlation.png" | "correlation.svg")
 }
 
 fn bad(name: &'static str, problem: String) -> AnalysisError {
@@ -127,12 +133,11 @@ fn run(a: Args) -> Result<(), AnalysisError> {
     if a.knn_k == 0 || !(a.knn_temperature > 0.0 && a.knn_temperature.is_finite()) {
         return Err(bad("--knn-k/--knn-temperature", format!("k = {}, T = {}: expected k >= 1 and a finite T > 0", a.knn_k, a.knn_temperature)));
     }
-    // Nothing of the user's is overwritten: every file this command writes must be new.
+    // Nothing of the user's is overwritten: the folder is new, empty or holds only this
+    // command's outputs, and every file this command writes must be new.
     let report_path = a.out.join("report.json");
     let outputs = [report_path.clone(), a.out.join(format!("spectrum.{}", a.format)), a.out.join(format!("correlation.{}", a.format))];
-    if let Some(p) = outputs.iter().find(|p| p.exists()) {
-        return Err(AnalysisError::File { path: p.clone(), problem: "already exists; choose another --out (nothing was written)".into() });
-    }
+    ssl_io::check_output_folder(&a.out, &outputs, is_own_output)?;
     let x = npy::read_matrix(&a.embeddings)?;
     let named = |e: AnalysisError, path: &PathBuf| match e {
         AnalysisError::NonFinite { what: _, row, col } => AnalysisError::NonFinite { what: path.display().to_string(), row, col },

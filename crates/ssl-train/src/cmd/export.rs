@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use ssl_data::Split;
 use ssl_models::DeviceChoice;
 use tch::nn::ModuleT;
@@ -12,15 +12,18 @@ use crate::dataset::load_split;
 use crate::network::{embed, embed_with};
 use crate::run::load_network;
 
+/// What an export writes per split.
+const KINDS: [&str; 3] = ["backbone", "projector", "labels"];
+
 /// Writes `<split>_backbone.npy`, `<split>_projector.npy` (if the run has a projector) and
-/// `<split>_labels.npy` into `out` (default `<run>/export`); never overwrites a file.
+/// `<split>_labels.npy` into `out` (default `<run>/export`): a new or empty folder, or one holding
+/// only earlier exports; never overwrites a file.
 pub fn export(run: &Path, split: Split, out: Option<PathBuf>, device: DeviceChoice) -> Result<Vec<PathBuf>> {
-    let (cfg, net) = load_network(run, device)?;
     let out = out.unwrap_or_else(|| run.join("export"));
-    let names: Vec<PathBuf> = ["backbone", "projector", "labels"].iter().map(|k| out.join(format!("{}_{k}.npy", split.name()))).collect();
-    if let Some(p) = names.iter().find(|p| p.exists()) {
-        bail!("{} already exists; choose another --out (nothing was written)", p.display());
-    }
+    let names: Vec<PathBuf> = KINDS.iter().map(|k| out.join(format!("{}_{k}.npy", split.name()))).collect();
+    // Before any work: a folder of the user's files is refused, an earlier export's kept.
+    ssl_io::check_output_folder(&out, &names, |n| ["train", "test"].iter().any(|s| KINDS.iter().any(|k| n == format!("{s}_{k}.npy"))))?;
+    let (cfg, net) = load_network(run, device)?;
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let limit = match split {
         Split::Train => cfg.data.train_limit,

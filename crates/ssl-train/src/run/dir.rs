@@ -38,25 +38,56 @@ fn lock(path: &Path) -> Result<File> {
             f.set_len(0).and_then(|()| write!(f, "{}", std::process::id())).with_context(|| format!("cannot write {}", path.join(LOCK).display()))?;
             Ok(file)
         }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(path.join(LOCK))
-                .ok()
-                .filter(|s| !s.trim().is_empty())
-                .map_or_else(|| "another process".to_string(), |p| format!("process {}", p.trim()));
-            bail!("{} is in use by {holder} (a training or `--resume` still running); wait for it or stop it first (nothing was changed)", path.display())
-        }
+        Err(std::fs::TryLockError::WouldBlock) => bail!(in_use_message(path)),
         Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.join(LOCK).display())),
     }
+}
+
+/// The message a second process gets for a run folder whose lock is held.
+fn in_use_message(path: &Path) -> String {
+    let holder = std::fs::read_to_string(path.join(LOCK))
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .map_or_else(|| "another process".to_string(), |p| format!("process {}", p.trim()));
+    format!("{} is in use by {holder} (a training or `--resume` still running); wait for it or stop it first (nothing was changed)", path.display())
+}
+
+/// Says (without taking or changing it) whether another process holds the run folder's lock.
+pub fn check_not_in_use(path: &Path) -> Result<()> {
+    let Ok(file) = File::open(path.join(LOCK)) else { return Ok(()) };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(in_use_message(path)),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.join(LOCK).display())),
+    }
+}
+
+/// Where a new run folder named `name` goes under `root`; refused when the name is not a plain
+/// folder name or the folder exists.
+pub fn new_run_path(root: &Path, name: &str) -> Result<PathBuf> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        bail!("run name `{name}`: expected a plain folder name");
+    }
+    let path = root.join(name);
+    if path.exists() {
+        bail!("run folder {} already exists; choose another --name or move it away (nothing was changed)", path.display());
+    }
+    Ok(path)
+}
+
+/// Checks that `path` is a run folder another process is not using (what `--resume` opens).
+pub fn check_resumable(path: &Path) -> Result<()> {
+    if !path.join("config.toml").is_file() {
+        bail!("{} is not a run folder (no config.toml)", path.display());
+    }
+    check_not_in_use(path)
 }
 
 impl RunDir {
     /// Creates `root/name` and holds its lock; fails, touching nothing, when it already exists.
     pub fn create(root: &Path, name: &str) -> Result<RunDir> {
-        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-            bail!("run name `{name}`: expected a plain folder name");
-        }
+        let path = new_run_path(root, name)?;
         std::fs::create_dir_all(root).with_context(|| format!("cannot create the runs folder {}", root.display()))?;
-        let path = root.join(name);
         match std::fs::create_dir(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -76,9 +107,7 @@ impl RunDir {
     /// Reopens an existing run folder to continue it (`--resume`): metrics are appended. Fails,
     /// changing nothing, while another process holds the folder.
     pub fn open(path: &Path) -> Result<RunDir> {
-        if !path.join("config.toml").is_file() {
-            bail!("{} is not a run folder (no config.toml)", path.display());
-        }
+        check_resumable(path)?;
         let lock = lock(path)?;
         let metrics = OpenOptions::new()
             .append(true)
