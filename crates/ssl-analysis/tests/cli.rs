@@ -165,3 +165,24 @@ fn a_users_plots_in_the_output_folder_are_never_overwritten() {
     assert_eq!(std::fs::read(out.join("spectrum.png")).unwrap(), b"my own figure");
     assert!(!out.join("report.json").exists() && !out.join("correlation.png").exists());
 }
+
+#[test]
+fn an_output_folder_of_the_users_files_is_refused_and_an_earlier_analysis_kept() {
+    let t = tempfile::tempdir().unwrap();
+    data(t.path());
+    let x = t.path().join("x.npy").display().to_string();
+    let out = t.path().join("mine");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), b"my notes").unwrap();
+    let (ok, _, stderr) = analyze(&["--embeddings", &x, "--out", &out.display().to_string()]);
+    assert!(!ok && stderr.contains("notes.txt") && stderr.contains("not empty"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1, "nothing was written");
+    // A folder holding only an earlier analysis (PNG) takes the SVG figures of a second one.
+    let earlier = t.path().join("earlier");
+    let (ok, _, stderr) = analyze(&["--embeddings", &x, "--out", &earlier.display().to_string()]);
+    assert!(ok, "{stderr}");
+    std::fs::remove_file(earlier.join("report.json")).unwrap();
+    let (ok, _, stderr) = analyze(&["--embeddings", &x, "--format", "svg", "--out", &earlier.display().to_string()]);
+    assert!(ok, "{stderr}");
+    assert!(earlier.join("spectrum.png").exists() && earlier.join("spectrum.svg").exists());
+}

@@ -42,8 +42,8 @@ pub struct RunRow {
 
 /// Reads a finished run folder.
 pub fn read_run(dir: &Path) -> Result<RunRow> {
-    if !dir.is_dir() {
-        bail!("{} is not a run folder", dir.display());
+    if !dir.join("config.toml").is_file() {
+        bail!("{} is not a run folder (no config.toml)", dir.display());
     }
     let cfg = read_saved(&dir.join("config.toml"))?;
     if !dir.join("report.json").exists() {

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::metrics::MetricLine;
+use super::provenance::{Provenance, RunState};
 
 /// An open run folder.
 pub struct RunDir {
@@ -75,10 +76,14 @@ pub fn new_run_path(root: &Path, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Checks that `path` is a run folder another process is not using (what `--resume` opens).
+/// Checks that `path` is a run folder with something left to do (`run.json` does not say done)
+/// that another process is not using: what `--resume` opens.
 pub fn check_resumable(path: &Path) -> Result<()> {
     if !path.join("config.toml").is_file() {
         bail!("{} is not a run folder (no config.toml)", path.display());
+    }
+    if read_json::<Provenance>(&path.join("run.json")).is_ok_and(|p| p.state == RunState::Done) {
+        bail!("{} already finished training and its evaluation; nothing to resume", path.display());
     }
     check_not_in_use(path)
 }

@@ -1,0 +1,244 @@
+//! The bad-input corpus: every command of the runner given what a hostile but realistic user
+//! gives it — wrong keys, types and ranges in configs and `--set`, broken data files, bad flags,
+//! occupied output paths, run folders in every state. Each case must exit non-zero with a message
+//! that names the problem, must not panic, and must leave every file that was there unchanged.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::process::Command;
+
+use ssl_train::config::{Config, Source};
+use ssl_train::trainer::{train, RunOptions};
+
+#[allow(dead_code)] // each test binary uses part of the helpers
+mod common;
+use common::{toy_dataset, write_idx};
+
+/// Every file under `dir`: relative path → hash of its contents.
+fn snapshot(dir: &Path) -> BTreeMap<String, u64> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, u64>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                std::fs::read(&path).unwrap().hash(&mut h);
+                out.insert(path.strip_prefix(root).unwrap().display().to_string(), h.finish());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The tiny run of these tests: SimCLR on the toy set, width 4, one epoch.
+fn tiny(data: &Path) -> Config {
+    let overrides: Vec<String> = vec![
+        format!("data.root=\"{}\"", data.display()),
+        "model.width=4".into(),
+        "model.projector=[32, 16]".into(),
+        "training.batch_size=16".into(),
+        "training.epochs=1".into(),
+        "optimizer.kind=\"adam\"".into(),
+        "schedule.lr=0.001".into(),
+        "eval.knn_k=5".into(),
+        "eval.batch_size=50".into(),
+        "monitor.every_epochs=0".into(),
+    ];
+    Config::load(&Source::Recipe("simclr-fmnist".into()), &overrides).unwrap()
+}
+
+fn options(root: &Path, name: &str) -> RunOptions {
+    RunOptions { device: ssl_models::DeviceChoice::Cpu, runs_root: root.to_path_buf(), name: Some(name.into()), command: "test".into(), ..Default::default() }
+}
+
+/// Writes a broken copy of the toy set into `dir`: `images` pixel bytes cut short, or one label
+/// too few.
+fn broken_data(dir: &Path, truncated: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    toy_dataset(dir, 64, 32);
+    if truncated {
+        write_idx(&dir.join("train-images-idx3-ubyte.gz"), &[64, 28, 28], &vec![0u8; 64 * 28 * 28 - 100]);
+    } else {
+        write_idx(&dir.join("train-labels-idx1-ubyte.gz"), &[63], &[0u8; 63]);
+    }
+}
+
+#[test]
+fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let data = t.join("data");
+    std::fs::create_dir(&data).unwrap();
+    toy_dataset(&data, 64, 32);
+    broken_data(&t.join("truncated"), true);
+    broken_data(&t.join("mismatch"), false);
+    let cfg = tiny(&data);
+    let toml = cfg.to_toml();
+    std::fs::write(t.join("tiny.toml"), &toml).unwrap();
+    std::fs::write(t.join("broken.toml"), "[[[ not toml").unwrap();
+    std::fs::write(t.join("flat.toml"), format!("lr = 0.1\n{toml}")).unwrap();
+    std::fs::write(t.join("extra.toml"), format!("{toml}\n[extra]\nx = 1\n")).unwrap();
+    std::fs::write(t.join("badop.toml"), toml.replacen("op = \"", "op = \"no_such_op\"\nwas = \"", 1)).unwrap();
+    assert_ne!(toml, std::fs::read_to_string(t.join("badop.toml")).unwrap(), "the view op was replaced");
+    // A user's folder and files next to the runs.
+    std::fs::create_dir(t.join("mine")).unwrap();
+    std::fs::write(t.join("mine/notes.txt"), "my notes").unwrap();
+    std::fs::write(t.join("picture.png"), "my picture").unwrap();
+    std::fs::write(t.join("eval-mine.json"), "{}").unwrap();
+    // Run folders in each state: finished (with an export), stopped after one step.
+    let runs = t.join("runs");
+    train(&cfg, &options(&runs, "done")).unwrap();
+    ssl_train::cmd::export::export(&runs.join("done"), ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap();
+    let stopped = RunOptions { stop_after_steps: Some(1), ..options(&runs, "stopped") };
+    assert!(train(&cfg, &stopped).is_err(), "an interrupted run reports the interruption");
+
+    let s = |p: &str| t.join(p).display().to_string();
+    let (tiny_toml, done, stop) = (s("tiny.toml"), s("runs/done"), s("runs/stopped"));
+    let runs_dir = s("runs");
+    let tr = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["train", "--config", &tiny_toml, "--runs-dir", &runs_dir].iter().map(|a| a.to_string()).collect();
+        v.extend(extra.iter().map(|a| a.to_string()));
+        v
+    };
+    let set = |kv: &str| tr(&["--set", kv]);
+    let cmd = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
+    let at = |p: &str| format!("data.root=\"{}\"", s(p));
+
+    let mut cases: Vec<(Vec<String>, &str)> = vec![
+        // Config values: wrong types, out of range, unknown keys — each names its key.
+        (set("schedule.lr=abc"), "schedule.lr"),
+        (set("schedule.lr=inf"), "schedule.lr"),
+        (set("schedule.lr=nan"), "schedule.lr"),
+        (set("schedule.lr=-0.1"), "schedule.lr"),
+        (set("schedule.lr=0"), "schedule.lr"),
+        (set("schedule.warmup_epochs=-1"), "schedule.warmup_epochs"),
+        (set("schedule.decay=\"linear\""), "schedule.decay"),
+        (set("model.depth=19"), "model.depth"),
+        (set("model.depth=\"deep\""), "model.depth"),
+        (set("model.width=0"), "model.width"),
+        (set("model.in_channels=3"), "channel"),
+        (set("model.projector=\"wide\""), "model.projector"),
+        (set("training.batch_size=1"), "training.batch_size"),
+        (set("training.batch_size=100000"), "training.batch_size"),
+        (set("training.epochs=0"), "training.epochs"),
+        (set("training.epochs=-3"), "training.epochs"),
+        (set("training.amp=\"yes\""), "training.amp"),
+        (set("eval.knn_k=0"), "eval.knn_k"),
+        (set("eval.knn_temperature=0"), "eval.knn_temperature"),
+        (set("eval.knn_temperature=-1"), "eval.knn_temperature"),
+        (set("eval.batch_size=0"), "eval.batch_size"),
+        (set("log.every_steps=0"), "log.every_steps"),
+        (tr(&["--set", "monitor.every_epochs=1", "--set", "monitor.bank=0"]), "monitor.bank"),
+        (set("objective.temperature=0"), "objective.temperature"),
+        (set("objective.temperature=inf"), "objective.temperature"),
+        (set("objective.kind=\"nope\""), "objective"),
+        (set("objective.lambda=0.1"), "lambda"),
+        (set("optimizer.momentum=1.5"), "optimizer.momentum"),
+        (set("optimizer.weight_decay=-1"), "optimizer.weight_decay"),
+        (set("optimizer.kind=\"rmsprop\""), "optimizer.kind"),
+        (set("nosuch.key=1"), "nosuch"),
+        (set("views.nonsense=1"), "nonsense"),
+        (set("views.count=1"), "views.count"),
+        (set("seed=-1"), "seed"),
+        (set("data.dataset=\"imagenet\""), "data.dataset"),
+        (set("lr=0.1"), "schedule"),
+        (set("noequals"), "key.path=value"),
+        // Config files.
+        (cmd(&["train", "--recipe", "nope"]), "unknown recipe"),
+        (cmd(&["train", "--config", &s("missing.toml")]), "missing.toml"),
+        (cmd(&["train", "--config", &s("broken.toml")]), "invalid TOML"),
+        (cmd(&["train", "--config", &s("flat.toml")]), "moved"),
+        (cmd(&["train", "--config", &s("extra.toml")]), "extra"),
+        (cmd(&["train", "--config", &s("badop.toml")]), "views.train"),
+        // Data.
+        (set(&at("nowhere")), "nowhere"),
+        (set(&at("truncated")), "train-images"),
+        (set(&at("mismatch")), "label"),
+        (set(&at("mine")), "train-images"),
+        // Run options and run folders.
+        (tr(&["--threads", "0"]), "--threads"),
+        (tr(&["--device", "tpu"]), "tpu"),
+        (tr(&["--name", "done"]), "already exists"),
+        (tr(&["--name", "a/b"]), "plain folder name"),
+        (tr(&["--bogus-flag"]), "--bogus-flag"),
+        (cmd(&["train", "--resume", &s("nowhere")]), "cannot resume"),
+        (cmd(&["train", "--resume", &s("mine")]), "config.toml"),
+        (cmd(&["train", "--resume", &done]), "already finished"),
+        (cmd(&["train", "--resume", &stop, "--set", "schedule.lr=0.5"]), "schedule.lr"),
+        (tr(&["--dry-run", "--set", "training.epochs=0", "--set", "eval.knn_k=0", "--set", "schedule.lr=-1"]), "3 problems"),
+        // export
+        (cmd(&["export", "--run", &s("nowhere")]), "nowhere"),
+        (cmd(&["export", "--run", &s("mine")]), "mine"),
+        (cmd(&["export", "--run", &done, "--out", &s("mine")]), "notes.txt"),
+        (cmd(&["export", "--run", &done, "--out", &s("picture.png")]), "not a folder"),
+        (cmd(&["export", "--run", &done]), "test_backbone.npy"),
+        (cmd(&["export", "--run", &done, "--split", "val"]), "val"),
+        (cmd(&["export", "--run", &done, "--device", "gpu"]), "gpu"),
+        // eval
+        (cmd(&["eval", "--run", &s("nowhere")]), "nowhere"),
+        (cmd(&["eval", "--run", &done, "--protocols", "knn,magic"]), "magic"),
+        (cmd(&["eval", "--run", &done, "--protocols", "linear", "--batch-size", "0"]), "--batch-size"),
+        (cmd(&["eval", "--run", &done, "--protocols", "linear", "--linear-epochs", "0"]), "--linear-epochs"),
+        (cmd(&["eval", "--run", &done, "--protocols", "finetune", "--fractions", "abc"]), "--fractions"),
+        (cmd(&["eval", "--run", &done, "--protocols", "finetune", "--fractions", "0"]), "--fractions"),
+        (cmd(&["eval", "--run", &done, "--protocols", "finetune", "--fractions", "1.5"]), "--fractions"),
+        (cmd(&["eval", "--run", &done, "--protocols", "finetune", "--finetune-epochs", "0"]), "--finetune-epochs"),
+        (cmd(&["eval", "--run", &done, "--protocols", "distill", "--student-width", "0"]), "--student-width"),
+        (cmd(&["eval", "--run", &done, "--protocols", "distill", "--distill-epochs", "0"]), "--distill-epochs"),
+        (cmd(&["eval", "--run", &done, "--protocols", "finetune", "--from-head-layer", "9"]), "--from-head-layer"),
+        (cmd(&["eval", "--run", &done, "--out", &s("eval-mine.json")]), "eval-mine.json"),
+        (cmd(&["eval", "--run", &done, "--linear-epochs", "-2"]), "-2"),
+        // compare
+        (cmd(&["compare"]), "at least one run"),
+        (cmd(&["compare", &s("nowhere")]), "nowhere"),
+        (cmd(&["compare", &s("mine")]), "not a run folder"),
+        (cmd(&["compare", &stop]), "resume"),
+        (cmd(&["compare", &done, "--plot", &s("picture.png")]), "picture.png"),
+        // views
+        (cmd(&["views", "--config", &tiny_toml, "--out", &s("picture.png")]), "picture.png"),
+        (cmd(&["views", "--config", &tiny_toml, "--images", "0", "--out", &s("v.png")]), "--images"),
+        (cmd(&["views", "--config", &tiny_toml, "--views", "0", "--out", &s("v.png")]), "--views"),
+        (cmd(&["views", "--recipe", "nope", "--out", &s("v.png")]), "unknown recipe"),
+        (cmd(&["views", "--config", &tiny_toml, "--set", "views.count=abc", "--out", &s("v.png")]), "views.count"),
+        // The command line itself.
+        (cmd(&["tarin"]), "tarin"),
+        (cmd(&[]), "Usage"),
+    ];
+    if !tch::Cuda::is_available() {
+        cases.push((tr(&["--device", "cuda"]), "CUDA"));
+        cases.push((tr(&["--device", "cuda", "--dry-run"]), "CUDA"));
+    }
+    assert!(cases.len() >= 60, "the corpus has {} cases", cases.len());
+
+    let mut failures = Vec::new();
+    for (args, expected) in &cases {
+        let before = snapshot(t);
+        let out = Command::new(env!("CARGO_BIN_EXE_ssl-train")).args(args).env_remove("RUST_BACKTRACE").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let after = snapshot(t);
+        let shown = args.iter().map(|a| a.replace(&t.display().to_string(), "$T")).collect::<Vec<_>>().join(" ");
+        let mut wrong = Vec::new();
+        if out.status.success() {
+            wrong.push("exit 0".to_string());
+        }
+        if !stderr.contains(expected) {
+            wrong.push(format!("message lacks `{expected}`"));
+        }
+        if ["panicked", "internal error", "RUST_BACKTRACE", "stack backtrace", "frame #"].iter().any(|p| stderr.contains(p)) {
+            wrong.push("panic or backtrace".into());
+        }
+        if before != after {
+            let changed: Vec<_> = before.keys().chain(after.keys()).filter(|k| before.get(*k) != after.get(*k)).collect();
+            wrong.push(format!("files changed: {changed:?}"));
+        }
+        if !wrong.is_empty() {
+            failures.push(format!("ssl-train {shown}\n    {}\n    stderr: {}", wrong.join("; "), stderr.trim().replace('\n', "\n            ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    println!("{} bad-input cases refused cleanly", cases.len());
+}
