@@ -1,6 +1,8 @@
 //! Plots, as PNG or SVG (chosen by the file's extension):
 //! * [`spectrum_plot`]: log10 eigenvalue against rank, one curve per run with a legend, each
 //!   power-law fit drawn over its window;
+//! * [`trajectory_plot`]: log10 of a spectrum's values against training step, one line per index
+//!   (singular values of a weight, eigenvalues of the embedding covariance);
 //! * [`heatmap_plot`]: a matrix as a colour map with a colour bar (DirectCLR alignment matrices
 //!   |V₂ᵀU₁|, Barlow Twins cross-correlations, feature correlations).
 
@@ -101,6 +103,49 @@ pub fn spectrum_plot(path: impl AsRef<Path>, title: &str, series: &[SpectrumSeri
     }
     let path = path.as_ref();
     render_with(path, (800, 560), |root| draw(root, title, series), |root| draw(root, title, series))
+}
+
+/// Trajectories over training: log10 of each of `values[t][k]` (one line per index k, coloured
+/// from dark to light by k) against `steps[t]` — DirectCLR's figures of singular values and
+/// embedding eigenvalues during training — into a `.png` or `.svg` file.
+pub fn trajectory_plot(path: impl AsRef<Path>, title: &str, y_desc: &str, steps: &[f64], values: &[Vec<f64>]) -> Result<(), AnalysisError> {
+    let path = path.as_ref();
+    if steps.len() != values.len() || steps.is_empty() {
+        return Err(AnalysisError::Plot { path: path.to_path_buf(), problem: format!("{} steps but {} measurements", steps.len(), values.len()) });
+    }
+    fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, y_desc: &str, steps: &[f64], values: &[Vec<f64>]) -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let floor = 1e-12f64;
+        let lines = values.iter().map(Vec::len).max().unwrap_or(0);
+        let log = |v: f64| v.max(floor).log10();
+        let (lo, hi) = values.iter().flatten().map(|&v| log(v)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let (lo, hi) = if lo.is_finite() && hi > lo { (lo - 0.2, hi + 0.2) } else { (-1.0, 1.0) };
+        let (x0, x1) = (steps[0], steps[steps.len() - 1]);
+        let (x0, x1) = if x1 > x0 { (x0, x1) } else { (x0, x0 + 1.0) };
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1, lo..hi)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc(y_desc)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for k in 0..lines {
+            let color = viridis(if lines > 1 { k as f64 / (lines - 1) as f64 } else { 0.0 });
+            let points = steps.iter().zip(values).filter_map(|(&x, v)| v.get(k).map(|&y| (x, log(y))));
+            chart.draw_series(LineSeries::new(points, color.stroke_width(2))).map_err(|e| err(&e))?;
+        }
+        Ok(())
+    }
+    render_with(path, (800, 520), |root| draw(root, title, y_desc, steps, values), |root| draw(root, title, y_desc, steps, values))
 }
 
 /// A matrix drawn as a colour map (row 0 at the top) into a `.png` or `.svg` file. Values are

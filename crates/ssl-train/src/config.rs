@@ -56,6 +56,9 @@ pub struct RunConfig {
     /// Checkpointing.
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
+    /// Weight and embedding spectra during training (off by default).
+    #[serde(default)]
+    pub track: crate::track::TrackConfig,
 }
 
 /// Batch size, length and precision of training.
@@ -171,6 +174,7 @@ impl RunConfig {
         note(self.objective.check(self.views.count, &self.model));
         note(self.model.check());
         note(self.views.check());
+        note(self.track.check());
         let t = &self.training;
         let expect = |ok: bool, problem: String| if ok { Ok(()) } else { Err(anyhow!(problem)) };
         note(expect(t.batch_size >= 2, format!("training.batch_size = {}: expected >= 2", t.batch_size)));
@@ -305,7 +309,8 @@ pub fn source_text(src: &Source) -> Result<String> {
 }
 
 /// Applies `key.path=value` overrides to a TOML table; the value is parsed as TOML, or taken as a
-/// string when it does not parse. Unknown keys are caught afterwards by the strict config types.
+/// string when it does not parse. Missing sections are made; unknown keys are caught afterwards by
+/// the strict config types.
 pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<()> {
     for ov in overrides {
         let (key, raw) = ov.split_once('=').ok_or_else(|| anyhow!("--set {ov}: expected key.path=value"))?;
@@ -315,7 +320,10 @@ pub fn apply_overrides(table: &mut toml::Table, overrides: &[String]) -> Result<
         let (last, parents) = parts.split_last().expect("split yields one part");
         let mut cur = &mut *table;
         for p in parents {
-            cur = cur.get_mut(*p).and_then(toml::Value::as_table_mut).ok_or_else(|| anyhow!("--set {ov}: `{p}` is not a section of the config"))?;
+            // A section the file leaves out (e.g. `[track]`) is made; an unknown one is then
+            // refused, by name, by the strict config types.
+            let entry = cur.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            cur = entry.as_table_mut().ok_or_else(|| anyhow!("--set {ov}: `{p}` is a value, not a section of the config"))?;
         }
         cur.insert((*last).to_string(), value);
     }

@@ -31,5 +31,7 @@ pub mod objective;
 pub mod probe;
 pub mod recipes;
 pub mod run;
+pub mod study;
+pub mod track;
 pub mod trainer;
 pub mod views;

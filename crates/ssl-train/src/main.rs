@@ -147,6 +147,21 @@ enum Cmd {
     },
     /// List the shipped recipes.
     Recipes,
+    /// Reproduce a paper's finding: trains what it needs, writes summary.json, summary.md and
+    /// figures (SVG + PNG) into --out (see docs/studies/).
+    Study {
+        /// The study.
+        study: ssl_train::study::Study,
+        /// Which part (default: the study's first).
+        #[arg(long)]
+        part: Option<ssl_train::study::Part>,
+        /// Output folder, new or empty (default: runs/study-<name>-<date>-<time>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// SGD steps of each toy run (default: the paper's 10000).
+        #[arg(long)]
+        toy_steps: Option<usize>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -304,6 +319,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = Config::load(&src, &overrides)?;
             let (rows, cols) = ssl_train::cmd::views::views_grid(&cfg, images, views.unwrap_or(cfg.views.count), seed, &out)?;
             println!("wrote {} ({rows} images x {} views of {src}, first column the original)", out.display(), cols - 1);
+            Ok(())
+        }
+        Cmd::Study { study, part, out, toy_steps } => {
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("runs/study-{}-{}", study.name(), chrono::Local::now().format("%Y%m%d-%H%M%S"))));
+            let opts = ssl_train::study::StudyOptions { part, out: out.clone(), toy_steps, progress: true };
+            let summary = ssl_train::study::run(study, &opts)?;
+            println!("{summary}");
+            println!("study folder: {}", out.display());
             Ok(())
         }
         Cmd::Recipes => {

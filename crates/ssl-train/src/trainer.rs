@@ -54,6 +54,7 @@ use crate::network::Network;
 use crate::objective::Method;
 use crate::probe::OnlineProbe;
 use crate::run::{git_revision, torch_version, EpochLine, MetricLine, Provenance, Resumption, RunDir, RunState, StepLine, StopReason, StoppedLine, CHECKPOINT};
+use crate::track::Tracker;
 
 pub use ssl_models::schedule::lr_at;
 
@@ -167,6 +168,7 @@ pub struct Trainer {
     scaler: GradScaler,
     probe: Option<OnlineProbe>,
     monitor: Option<Monitor>,
+    tracker: Option<Tracker>,
     run: RunDir,
     provenance: Provenance,
     bar: ProgressBar,
@@ -209,6 +211,10 @@ pub fn preflight(cfg: &RunConfig, opts: &RunOptions) -> Vec<String> {
     if let Err(e) = folder {
         problems.push(format!("{e:#}"));
     }
+    if !cfg.track.weights.is_empty() && cfg.model.check().is_ok() {
+        let net = Network::new(&cfg.model, cfg.seed, Device::Cpu);
+        problems.extend(crate::track::check_weight_names(&cfg.track, &net).err().map(|e| format!("{e:#}")));
+    }
     match load_split(cfg, Split::Train, cfg.data.train_limit) {
         Ok(train_set) => problems.extend(check_against_data(cfg, &train_set).err().map(|e| format!("{e:#}"))),
         Err(e) => problems.push(format!("{e:#}")),
@@ -245,6 +251,10 @@ impl Trainer {
             let line = m.measure(&t.net, t.device, 0, 0)?;
             t.bar.println(line.describe());
             t.run.log(&MetricLine::Monitor(line))?;
+        }
+        if let Some(tr) = &t.tracker {
+            let line = tr.measure(&t.net, t.device, 0, 0)?;
+            t.run.log(&MetricLine::Track(line))?;
         }
         Ok(t)
     }
@@ -320,6 +330,7 @@ impl Trainer {
         let classes = train_set.num_classes().unwrap_or(0) as i64;
         let probe = if classes > 1 { Some(OnlineProbe::new(net.backbone.out_dim(), classes, device, cfg.seed.wrapping_add(1))?) } else { None };
         let monitor = if cfg.monitor.every_epochs > 0 { Some(Monitor::new(cfg, &train_set, &test_set)?) } else { None };
+        let tracker = Tracker::new(cfg, &net, &test_set)?;
 
         let steps_per_epoch = loader.batches_per_epoch();
         let total = steps_per_epoch * cfg.training.epochs;
@@ -356,6 +367,7 @@ impl Trainer {
             scaler,
             probe,
             monitor,
+            tracker,
             run,
             provenance,
             bar,
@@ -495,6 +507,10 @@ impl Trainer {
         stats.window.1 += b as usize;
         self.step += 1;
         self.bar.inc(1);
+        if let Some(tr) = self.tracker.as_ref().filter(|t| t.due(self.step)) {
+            let line = tr.measure(&self.net, self.device, epoch + 1, self.step)?;
+            self.run.log(&MetricLine::Track(line))?;
+        }
         let every = self.cfg.log.every_steps;
         if self.step.is_multiple_of(every) || self.step == self.total {
             let ips = stats.window.1 as f64 / stats.window.0.elapsed().as_secs_f64();
@@ -590,6 +606,10 @@ impl Trainer {
         self.run.write_json("run.json", &self.provenance)?;
         if self.opts.stop_before_evaluation {
             bail!("stopped before the final evaluation; finish it with `cargo xtask train --resume {}`", self.run.path().display());
+        }
+        if self.tracker.is_some() {
+            // The trajectories of the whole run (a resumed run's earlier lines included).
+            crate::track::plot_tracks(self.run.path(), &crate::run::read_metrics(&self.run.file("metrics.jsonl"))?)?;
         }
         let mut eval = None;
         if !self.opts.skip_eval {

@@ -266,3 +266,48 @@ fn an_interrupted_evaluation_is_finished_by_resume() {
     assert!(e.contains("already finished"), "{e}");
     ssl_train::cmd::compare::compare(std::slice::from_ref(&dir), &tmp.path().join("c2.png")).unwrap();
 }
+
+/// `[track]`: singular values of a named weight and the embedding spectrum every N steps, equal at
+/// the end to an independent SVD of the saved weight; the trajectory plots are written.
+#[test]
+fn tracked_weights_match_an_svd_of_the_saved_weights() {
+    let (tmp, data) = toy_data(64, 40);
+    let mut raw = tiny_config(&data).to_run_config();
+    raw.training.epochs = 1; // 64 / 16 = 4 steps
+    raw.track = ssl_train::track::TrackConfig {
+        every_steps: 2,
+        weights: vec!["projector.0.weight".into(), "backbone.conv1.weight".into()],
+        embedding: true,
+        images: 32,
+    };
+    let cfg = raw.check().unwrap();
+    let runs = tmp.path().join("runs");
+    train(&cfg, &options(runs.clone(), "tracked")).unwrap();
+    let dir = runs.join("tracked");
+    let tracks: Vec<_> = ssl_train::run::read_metrics(&dir.join("metrics.jsonl"))
+        .unwrap()
+        .into_iter()
+        .filter_map(|l| if let ssl_train::run::MetricLine::Track(t) = l { Some(t) } else { None })
+        .collect();
+    assert_eq!(tracks.iter().map(|t| t.step).collect::<Vec<_>>(), vec![0, 2, 4]);
+    let last = tracks.last().unwrap();
+    // projector.0 maps the 32-dim representation to 32: 32 singular values; conv1 is 4 × (1·3·3).
+    assert_eq!(last.weights["projector.0.weight"].len(), 32);
+    assert_eq!(last.weights["backbone.conv1.weight"].len(), 4);
+    assert_eq!(last.embedding.as_ref().unwrap().len(), 32);
+    // The final line against an SVD (ssl-analysis, via the Gram matrix) of the saved weights.
+    let (_, net) = ssl_train::run::load_network(&dir, ssl_models::DeviceChoice::Cpu).unwrap();
+    let vars = net.vs.variables();
+    for name in ["projector.0.weight", "backbone.conv1.weight"] {
+        let w = vars[name].flatten(1, -1).to_kind(tch::Kind::Float);
+        let (r, c) = (w.size()[0] as usize, w.size()[1] as usize);
+        let m = ndarray::Array2::from_shape_vec((r, c), Vec::<f32>::try_from(w.contiguous().view([-1])).unwrap()).unwrap();
+        let want = ssl_analysis::spectrum::singular_values(m.view()).unwrap();
+        for (k, (got, want)) in last.weights[name].iter().zip(&want).enumerate() {
+            assert!((got - want).abs() <= 1e-4 * want.max(1e-3), "{name} σ_{k}: tracked {got}, SVD {want}");
+        }
+    }
+    for f in ["track-projector-0-weight.svg", "track-projector-0-weight.png", "track-backbone-conv1-weight.png", "track-embedding.svg"] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+    }
+}

@@ -1,8 +1,9 @@
 //! `metrics.jsonl`: one JSON line per event, written and read through [`MetricLine`].
 //!
 //! Every line has a `kind`: `step` (every `log.every_steps` steps), `epoch` (after each epoch),
-//! `monitor` (the collapse watch, at initialisation and after every `monitor.every_epochs`) or
-//! `stopped` (interrupted or a non-finite loss). Non-finite numbers are written as `null` (JSON
+//! `monitor` (the collapse watch, at initialisation and after every `monitor.every_epochs`),
+//! `track` (singular values of chosen weights and the embedding spectrum, every
+//! `track.every_steps`) or `stopped` (interrupted or a non-finite loss). Non-finite numbers are written as `null` (JSON
 //! has no NaN) and read back as NaN.
 
 use std::collections::BTreeMap;
@@ -22,8 +23,24 @@ pub enum MetricLine {
     Epoch(EpochLine),
     /// A monitor pass.
     Monitor(MonitorLine),
+    /// Weight and embedding spectra (see `crate::track`).
+    Track(TrackLine),
     /// Training stopped early.
     Stopped(StoppedLine),
+}
+
+/// Singular values of tracked weights and the embedding covariance spectrum at one step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrackLine {
+    /// 1-based epoch of the last step (0 before training).
+    pub epoch: usize,
+    /// Steps done.
+    pub step: usize,
+    /// Weight name → its singular values, descending.
+    pub weights: BTreeMap<String, Vec<f64>>,
+    /// Covariance eigenvalues of the backbone's embeddings of the tracked images, descending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Vec<f64>>,
 }
 
 /// A logged training step.

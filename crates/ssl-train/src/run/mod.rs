@@ -24,7 +24,7 @@ use anyhow::{bail, Context, Result};
 use ssl_models::{pick_device, DeviceChoice};
 
 pub use dir::{atomic_error, check_resumable, new_run_path, read_json, write_json_new, RunDir};
-pub use metrics::{read_metrics, EpochLine, MetricLine, MonitorLine, StepLine, StopReason, StoppedLine};
+pub use metrics::{read_metrics, EpochLine, MetricLine, MonitorLine, StepLine, StopReason, StoppedLine, TrackLine};
 pub use provenance::{git_revision, torch_version, Provenance, Resumption, RunState};
 pub use report::{DistillResult, EvalReport, FinetuneResult, FractionResult, InitSpectrum, KnnResult, LinearResult, RunReport};
 

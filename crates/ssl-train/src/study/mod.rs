@@ -1,0 +1,129 @@
+//! Studies: `cargo xtask study <name> [--part P] --out DIR` — each reproduces a paper's finding
+//! with this toolkit's own pieces, trains what it needs, and writes `DIR/summary.json`,
+//! `DIR/summary.md` and its figures (SVG and PNG). Each study's page in `docs/studies/` lists the
+//! paper's claims, the command that tests each, the measured numbers and a verdict.
+//!
+//! * `collapse` — dimensional collapse (DirectCLR, Jing et al. 2022; seed 000): part `toy` (the
+//!   linear toy models: strong augmentation, implicit regularisation, depth sweep; see
+//!   [`collapse_toy`]).
+
+pub mod collapse_toy;
+pub mod toy;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+/// The studies and their parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Study {
+    /// Dimensional collapse (DirectCLR, seed 000).
+    Collapse,
+}
+
+/// A part of a study.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// The linear toy models (collapse).
+    Toy,
+}
+
+impl Study {
+    /// The parts this study has, the first being the default.
+    pub fn parts(self) -> &'static [Part] {
+        match self {
+            Study::Collapse => &[Part::Toy],
+        }
+    }
+
+    /// The study's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Study::Collapse => "collapse",
+        }
+    }
+}
+
+/// Options of a study run.
+#[derive(Clone, Debug)]
+pub struct StudyOptions {
+    /// The part (default: the study's first).
+    pub part: Option<Part>,
+    /// Output folder: new or empty.
+    pub out: PathBuf,
+    /// SGD steps of each toy run (default: the paper's 10 000).
+    pub toy_steps: Option<usize>,
+    /// Print progress lines.
+    pub progress: bool,
+}
+
+/// Checks the options before any work: the part belongs to the study, the output folder is new
+/// or empty.
+pub fn check(study: Study, opts: &StudyOptions) -> Result<Part> {
+    let part = opts.part.unwrap_or(study.parts()[0]);
+    if !study.parts().contains(&part) {
+        let names: Vec<String> = study.parts().iter().map(|p| format!("{p:?}").to_lowercase()).collect();
+        anyhow::bail!("--part {}: study `{}` has the parts {}", format!("{part:?}").to_lowercase(), study.name(), names.join(", "));
+    }
+    if opts.toy_steps == Some(0) {
+        anyhow::bail!("--toy-steps 0: expected at least 1");
+    }
+    // A study's folder holds only what the study writes: never a user's files.
+    ssl_io::check_output_folder(&opts.out, &[], |_| false)?;
+    Ok(part)
+}
+
+/// Runs a study's part; returns the `summary.md` text.
+pub fn run(study: Study, opts: &StudyOptions) -> Result<String> {
+    let part = check(study, opts)?;
+    let out = StudyOutput::create(&opts.out, opts.progress)?;
+    match (study, part) {
+        (Study::Collapse, Part::Toy) => {
+            collapse_toy::run(&out, collapse_toy::ToyBudget { steps: opts.toy_steps.unwrap_or(collapse_toy::ToyBudget::default().steps) })?;
+        }
+    }
+    std::fs::read_to_string(out.dir().join("summary.md")).context("cannot read back summary.md")
+}
+
+/// A study's output folder.
+pub struct StudyOutput {
+    dir: PathBuf,
+    progress: bool,
+}
+
+impl StudyOutput {
+    /// Creates the (checked) folder.
+    pub fn create(dir: &Path, progress: bool) -> Result<StudyOutput> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(StudyOutput { dir: dir.to_path_buf(), progress })
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A progress line (stderr), when asked for.
+    pub fn progress(&self, line: &str) {
+        if self.progress {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Writes `summary.json` and `summary.md` (atomically, never over an existing file).
+    pub fn write_summary<T: Serialize>(&self, summary: &T, markdown: &str) -> Result<()> {
+        crate::run::write_json_new(&self.dir.join("summary.json"), summary)?;
+        ssl_io::write_new_bytes_atomic(self.dir.join("summary.md"), markdown).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+}
+
+/// Writes a figure as `<stem>.svg` and `<stem>.png` with the same drawing function.
+pub fn figure(dir: &Path, stem: &str, draw: impl Fn(&Path) -> Result<(), ssl_analysis::AnalysisError>) -> Result<()> {
+    for ext in ["svg", "png"] {
+        let dest = dir.join(format!("{stem}.{ext}"));
+        ssl_io::write_new_atomic(&dest, |tmp| draw(tmp).map_err(anyhow::Error::from)).map_err(crate::run::atomic_error)?;
+    }
+    Ok(())
+}
