@@ -4,12 +4,16 @@
 use anyhow::Result;
 use ssl_analysis::knn::{knn_accuracy, KnnConfig};
 use ssl_analysis::plot::{spectrum_png, SpectrumSeries};
-use ssl_analysis::report::{EmbeddingReport, ReportOptions, SpectrumOptions, SpectrumReport};
+use ssl_analysis::probe::linear_probe_accuracy;
+use ssl_analysis::report::{EmbeddingReport, LinearProbeSummary, ReportOptions, SpectrumOptions, SpectrumReport};
 use ssl_data::{Dataset, InMemoryDataset};
 use tch::Device;
 
 use crate::config::Config;
 use crate::network::{embed, raw_pixels, Network};
+
+/// Ridge penalty of the final evaluation's linear probe (the default of `cargo xtask analyze`).
+pub const RIDGE_LAMBDA: f64 = 1.0;
 use crate::run::{InitSpectrum, RunDir, RunReport};
 
 /// The numbers of the final evaluation.
@@ -68,7 +72,19 @@ pub fn evaluate(
 
     let tr = embed(&net.backbone, train, view, bs, device)?;
     let te = embed(&net.backbone, test, view, bs, device)?;
-    let trained = EmbeddingReport::compute(te.view(), ReportOptions::default())?.with_knn(tr.view(), train_labels, te.view(), test_labels, knn)?;
+    let mut trained = EmbeddingReport::compute(te.view(), ReportOptions::default())?.with_knn(tr.view(), train_labels, te.view(), test_labels, knn)?;
+    if !train_labels.is_empty() && !test_labels.is_empty() {
+        // The closed-form linear probe of `cargo xtask analyze`: ridge on standardised features,
+        // fitted on the training embeddings (kNN bank), tested on the test embeddings.
+        trained.linear_probe_accuracy = Some(linear_probe_accuracy(tr.view(), train_labels, te.view(), test_labels, RIDGE_LAMBDA)?);
+        trained.linear_probe = Some(LinearProbeSummary {
+            model: "ridge classifier on standardised features".into(),
+            lambda: RIDGE_LAMBDA,
+            train: tr.nrows(),
+            test: te.nrows(),
+            split: "training-set embeddings (the kNN bank) -> test-set embeddings".into(),
+        });
+    }
     drop(tr);
     let tr0 = embed(&init.backbone, train, view, bs, device)?;
     let te0 = embed(&init.backbone, test, view, bs, device)?;

@@ -161,6 +161,18 @@ enum Cmd {
         /// SGD steps of each toy run (default: the paper's 10000).
         #[arg(long)]
         toy_steps: Option<usize>,
+        /// Training epochs of each real-data run (default: the part's).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Training images of each real-data run (default: the part's; 0 = all).
+        #[arg(long)]
+        train_limit: Option<usize>,
+        /// cpu, cuda or auto (real-data parts).
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+        /// libtorch CPU threads (real-data parts).
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -321,9 +333,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {} ({rows} images x {} views of {src}, first column the original)", out.display(), cols - 1);
             Ok(())
         }
-        Cmd::Study { study, part, out, toy_steps } => {
+        Cmd::Study { study, part, out, toy_steps, epochs, train_limit, device, threads } => {
             let out = out.unwrap_or_else(|| PathBuf::from(format!("runs/study-{}-{}", study.name(), chrono::Local::now().format("%Y%m%d-%H%M%S"))));
-            let opts = ssl_train::study::StudyOptions { part, out: out.clone(), toy_steps, progress: true };
+            let opts = ssl_train::study::StudyOptions { part, out: out.clone(), toy_steps, epochs, train_limit, device, threads, progress: true };
             let summary = ssl_train::study::run(study, &opts)?;
             println!("{summary}");
             println!("study folder: {}", out.display());

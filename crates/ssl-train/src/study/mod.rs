@@ -5,8 +5,10 @@
 //!
 //! * `collapse` — dimensional collapse (DirectCLR, Jing et al. 2022; seed 000): part `toy` (the
 //!   linear toy models: strong augmentation, implicit regularisation, depth sweep; see
-//!   [`collapse_toy`]).
+//!   [`collapse_toy`]) and part `projector` (the projector ablation on Fashion-MNIST; see
+//!   [`collapse_projector`]).
 
+pub mod collapse_projector;
 pub mod collapse_toy;
 pub mod toy;
 
@@ -27,13 +29,15 @@ pub enum Study {
 pub enum Part {
     /// The linear toy models (collapse).
     Toy,
+    /// The projector ablation on real data (collapse).
+    Projector,
 }
 
 impl Study {
     /// The parts this study has, the first being the default.
     pub fn parts(self) -> &'static [Part] {
         match self {
-            Study::Collapse => &[Part::Toy],
+            Study::Collapse => &[Part::Toy, Part::Projector],
         }
     }
 
@@ -54,6 +58,14 @@ pub struct StudyOptions {
     pub out: PathBuf,
     /// SGD steps of each toy run (default: the paper's 10 000).
     pub toy_steps: Option<usize>,
+    /// Training epochs of each real-data run (default: the part's).
+    pub epochs: Option<usize>,
+    /// Training images of each real-data run (default: the part's; 0 = all).
+    pub train_limit: Option<usize>,
+    /// Device of the real-data runs.
+    pub device: ssl_models::DeviceChoice,
+    /// libtorch CPU threads of the real-data runs.
+    pub threads: Option<usize>,
     /// Print progress lines.
     pub progress: bool,
 }
@@ -69,9 +81,23 @@ pub fn check(study: Study, opts: &StudyOptions) -> Result<Part> {
     if opts.toy_steps == Some(0) {
         anyhow::bail!("--toy-steps 0: expected at least 1");
     }
+    if opts.epochs == Some(0) {
+        anyhow::bail!("--epochs 0: expected at least 1");
+    }
+    if opts.threads == Some(0) {
+        anyhow::bail!("--threads 0: expected at least 1");
+    }
+    if part == Part::Projector {
+        collapse_projector::check(&projector_budget(opts))?;
+    }
     // A study's folder holds only what the study writes: never a user's files.
     ssl_io::check_output_folder(&opts.out, &[], |_| false)?;
     Ok(part)
+}
+
+fn projector_budget(opts: &StudyOptions) -> collapse_projector::ProjectorBudget {
+    let d = collapse_projector::ProjectorBudget::default();
+    collapse_projector::ProjectorBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit) }
 }
 
 /// Runs a study's part; returns the `summary.md` text.
@@ -81,6 +107,9 @@ pub fn run(study: Study, opts: &StudyOptions) -> Result<String> {
     match (study, part) {
         (Study::Collapse, Part::Toy) => {
             collapse_toy::run(&out, collapse_toy::ToyBudget { steps: opts.toy_steps.unwrap_or(collapse_toy::ToyBudget::default().steps) })?;
+        }
+        (Study::Collapse, Part::Projector) => {
+            collapse_projector::run(&out, projector_budget(opts), opts.device, opts.threads)?;
         }
     }
     std::fs::read_to_string(out.dir().join("summary.md")).context("cannot read back summary.md")

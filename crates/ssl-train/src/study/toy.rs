@@ -19,12 +19,14 @@ use ndarray::Array2;
 use tch::nn::OptimizerConfig;
 use tch::{nn, Device, Kind, Tensor};
 
-/// A stack of square linear layers (no bias), optionally with ReLU between them.
+/// An ensemble of `runs` independent stacks of square linear layers (no bias), trained together
+/// in one batched step — every tensor carries a leading run dimension — so that a sweep costs one
+/// run's overhead. Run `r` may put ReLU between its layers.
 pub struct LinearStack {
-    /// The layers' weights, first layer first (each `dim × dim`, `z = W_L … W_1 x`).
+    /// The layers' weights, first layer first, each `[runs, dim, dim]` (`z = W_L … W_1 x`).
     pub weights: Vec<Tensor>,
-    /// ReLU between layers (not after the last).
-    pub relu: bool,
+    /// `[runs, 1, 1]`: 1 where a run has ReLU between its layers (not after the last).
+    relu: Tensor,
     vs: nn::VarStore,
 }
 
@@ -39,38 +41,46 @@ pub enum Init {
 }
 
 impl LinearStack {
-    /// `depth` layers of `dim × dim`, seeded by the caller's `tch::manual_seed`.
-    pub fn new(dim: i64, depth: usize, relu: bool, init: Init) -> Result<LinearStack> {
-        if depth == 0 || dim < 1 {
-            bail!("a linear stack needs at least one layer of width >= 1 (depth {depth}, width {dim})");
+    /// `depth` layers of `dim × dim` for each run (`relu[r]`: ReLU between run r's layers), drawn
+    /// from the caller's `tch::manual_seed`.
+    pub fn new(dim: i64, depth: usize, relu: &[bool], init: Init) -> Result<LinearStack> {
+        if depth == 0 || dim < 1 || relu.is_empty() {
+            bail!("a linear stack needs at least one run and one layer of width >= 1 (runs {}, depth {depth}, width {dim})", relu.len());
         }
+        let runs = relu.len() as i64;
         let vs = nn::VarStore::new(Device::Cpu);
         let root = vs.root();
         let bound = 1.0 / (dim as f64).sqrt();
         let weights = (0..depth)
             .map(|l| {
                 let w0 = match init {
-                    Init::Default => Tensor::empty([dim, dim], (Kind::Float, Device::Cpu)).uniform_(-bound, bound),
+                    Init::Default => Tensor::empty([runs, dim, dim], (Kind::Float, Device::Cpu)).uniform_(-bound, bound),
                     Init::Decaying => {
-                        let r = Tensor::rand([dim, dim], (Kind::Double, Device::Cpu));
+                        let r = Tensor::rand([runs, dim, dim], (Kind::Double, Device::Cpu));
                         let (u, _, v) = r.svd(true, true);
                         let s = (Tensor::arange(dim, (Kind::Double, Device::Cpu)) * -0.35).exp();
-                        (u * s.unsqueeze(0)).matmul(&v.tr()).to_kind(Kind::Float)
+                        (u * s.view([1, 1, dim])).matmul(&v.transpose(1, 2)).to_kind(Kind::Float)
                     }
                 };
                 (&root / format!("layer{l}")).var_copy("weight", &w0)
             })
             .collect();
-        Ok(LinearStack { weights, relu, vs })
+        let mask: Vec<f32> = relu.iter().map(|&r| if r { 1.0 } else { 0.0 }).collect();
+        Ok(LinearStack { weights, relu: Tensor::from_slice(&mask).view([runs, 1, 1]), vs })
     }
 
-    /// `z = W_L σ(… σ(W_1 x))` for rows `x` (`[n, dim]`).
+    /// Number of runs.
+    pub fn runs(&self) -> i64 {
+        self.weights[0].size()[0]
+    }
+
+    /// `z = W_L σ(… σ(W_1 x))` for each run's rows `x` (`[runs, n, dim]`).
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let mut h = x.shallow_clone();
         for (l, w) in self.weights.iter().enumerate() {
-            h = h.matmul(&w.tr());
-            if self.relu && l + 1 < self.weights.len() {
-                h = h.relu();
+            h = h.matmul(&w.transpose(1, 2));
+            if l + 1 < self.weights.len() {
+                h = &h + (h.relu() - &h) * &self.relu;
             }
         }
         h
@@ -81,32 +91,41 @@ impl LinearStack {
         &self.vs
     }
 
-    /// Singular values of layer `l`'s weight, descending.
-    pub fn singular_values(&self, l: usize) -> Vec<f64> {
-        tensor_vec(&self.weights[l].detach().to_kind(Kind::Double).svd(true, false).1)
+    /// Run `r`'s layer `l` as a matrix.
+    pub fn weight(&self, r: i64, l: usize) -> Array2<f64> {
+        to_matrix(&self.weights[l].get(r))
+    }
+
+    /// Singular values of run `r`'s layer `l`, descending.
+    pub fn singular_values(&self, r: i64, l: usize) -> Vec<f64> {
+        tensor_vec(&self.weights[l].get(r).detach().to_kind(Kind::Double).svd(true, false).1)
     }
 }
 
-/// The reference loss: `CE(z₁z₂ᵀ/τ, I)`, mean over the batch.
+/// The reference loss per run: `CE(z₁z₂ᵀ/τ, I)`, mean over the batch; `[runs, n, d]` in, `[runs]` out.
 pub fn info_nce(z1: &Tensor, z2: &Tensor, temperature: f64) -> Tensor {
-    let logits = z1.matmul(&z2.tr()) / temperature;
-    let n = z1.size()[0];
-    logits.cross_entropy_for_logits(&Tensor::arange(n, (Kind::Int64, z1.device())))
+    let logits = z1.matmul(&z2.transpose(1, 2)) / temperature;
+    let (runs, n) = (logits.size()[0], logits.size()[1]);
+    let targets = Tensor::arange(n, (Kind::Int64, z1.device())).repeat([runs]);
+    logits.reshape([runs * n, n]).cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::None, -100, 0.0).view([runs, n]).mean_dim(1, false, Kind::Float)
 }
 
-/// The two augmented views of a batch: Gaussian noise of standard deviation `noise` added to the
-/// dimensions `noisy` selects (a 0/1 mask over the columns), independently per view.
-pub fn views(x: &Tensor, noise: f64, noisy: &Tensor) -> (Tensor, Tensor) {
-    let draw = || x + x.randn_like() * noise * noisy;
+/// The two augmented views of a batch (`[runs, n, dim]`): Gaussian noise of standard deviation
+/// `noise[r]` for run r (`[runs, 1, 1]`) added to the dimensions `noisy` selects (a 0/1 mask over
+/// the columns), independently per view.
+pub fn views(x: &Tensor, noise: &Tensor, noisy: &Tensor) -> (Tensor, Tensor) {
+    let scale = noise * noisy;
+    let draw = || x + x.randn_like() * &scale;
     (draw(), draw())
 }
 
-/// One SGD training run of the toy: `steps` steps of batch `batch` from `data`, learning rate `lr`;
+/// Trains every run of `net` by SGD (learning rate `lr`, no momentum or weight decay) for `steps`
+/// steps of 128 points of `data` (a new permutation each pass; the same batch for every run);
 /// `watch(step, net)` is called before the first step and after every `every` steps.
 pub fn train(
     net: &LinearStack,
     data: &Tensor,
-    noise: f64,
+    noise: &Tensor,
     noisy: &Tensor,
     steps: usize,
     lr: f64,
@@ -115,12 +134,23 @@ pub fn train(
 ) -> Result<()> {
     let mut opt = nn::Sgd { momentum: 0.0, dampening: 0.0, wd: 0.0, nesterov: false }.build(net.var_store(), lr)?;
     let n = data.size()[0];
+    let runs = net.runs();
     watch(0, net);
+    let batch = 128.min(n);
+    let per_pass = n / batch;
+    let mut order = Tensor::randperm(n, (Kind::Int64, Device::Cpu));
     for step in 1..=steps {
-        let idx = Tensor::randperm(n, (Kind::Int64, Device::Cpu)).narrow(0, 0, 128.min(n));
-        let x = data.index_select(0, &idx);
+        // A fresh permutation per pass over the data: batches without replacement, as the
+        // reference's `np.random.choice(…, replace=False)` per step, at a fraction of the cost.
+        let k = ((step - 1) % per_pass as usize) as i64;
+        if k == 0 && step > 1 {
+            order = Tensor::randperm(n, (Kind::Int64, Device::Cpu));
+        }
+        let idx = order.narrow(0, k * batch, batch);
+        let x = data.index_select(0, &idx).unsqueeze(0).expand([runs, -1, -1], false);
         let (x1, x2) = views(&x, noise, noisy);
-        let loss = info_nce(&net.forward(&x1), &net.forward(&x2), TEMPERATURE);
+        // The sum of the runs' losses: each run's gradient is its own loss's.
+        let loss = info_nce(&net.forward(&x1), &net.forward(&x2), TEMPERATURE).sum(Kind::Float);
         opt.backward_step(&loss);
         if every > 0 && step % every == 0 {
             watch(step, net);
@@ -189,24 +219,46 @@ pub fn to_matrix_f32(t: &Tensor) -> Array2<f32> {
 mod tests {
     use super::*;
 
-    /// For one linear layer, the autograd gradient of the reference loss is `−W (Σ̂₀ − Σ̂₁ − R) / (Nτ)`.
+    /// For one linear layer, the autograd gradient of the reference loss is `−W (Σ̂₀ − Σ̂₁ − R) / (Nτ)`
+    /// — for each run of an ensemble, whose runs do not interact.
     #[test]
     fn the_theory_matrix_is_the_exact_gradient_of_the_reference_loss() {
         tch::manual_seed(3);
-        let net = LinearStack::new(6, 1, false, Init::Default).unwrap();
-        let x = Tensor::randn([32, 6], (Kind::Float, Device::Cpu));
-        let noisy = Tensor::ones([6], (Kind::Float, Device::Cpu));
-        let (x1, x2) = views(&x, 0.7, &noisy);
+        let net = LinearStack::new(6, 1, &[false, false], Init::Default).unwrap();
+        let x = Tensor::randn([2, 32, 6], (Kind::Float, Device::Cpu));
+        let noise = Tensor::from_slice(&[0.7f32, 2.0]).view([2, 1, 1]);
+        let (x1, x2) = views(&x, &noise, &Tensor::ones([6], (Kind::Float, Device::Cpu)));
         let (z1, z2) = (net.forward(&x1), net.forward(&x2));
-        let loss = info_nce(&z1, &z2, TEMPERATURE);
+        let loss = info_nce(&z1, &z2, TEMPERATURE).sum(Kind::Float);
         let grad = Tensor::run_backward(&[loss], &[&net.weights[0]], false, false).remove(0);
-        let (x_paper, r) = theory_matrix(&x1, &x2, &z1, &z2, TEMPERATURE);
-        let w = to_matrix(&net.weights[0]);
-        let predicted = -w.dot(&(&x_paper - &r)) / (32.0 * TEMPERATURE);
-        let got = to_matrix(&grad);
-        let scale = got.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-        let worst = (&predicted - &got).iter().fold(0.0f64, |a, v| a.max(v.abs()));
-        assert!(worst < 1e-4 * scale.max(1e-3), "max |Δ| = {worst} (gradient scale {scale})");
+        for r in 0..2 {
+            let (x_paper, rest) = theory_matrix(&x1.get(r), &x2.get(r), &z1.get(r), &z2.get(r), TEMPERATURE);
+            let predicted = -net.weight(r, 0).dot(&(&x_paper - &rest)) / (32.0 * TEMPERATURE);
+            let got = to_matrix(&grad.get(r));
+            let scale = got.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            let worst = (&predicted - &got).iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            assert!(worst < 1e-4 * scale.max(1e-3), "run {r}: max |Δ| = {worst} (gradient scale {scale})");
+        }
+    }
+
+    /// The ensemble's ReLU flag acts per run: run 0 is linear (W₂W₁x), run 1 has ReLU.
+    #[test]
+    fn each_run_of_an_ensemble_has_its_own_nonlinearity() {
+        tch::manual_seed(4);
+        let net = LinearStack::new(4, 2, &[false, true], Init::Default).unwrap();
+        let x = Tensor::randn([2, 5, 4], (Kind::Float, Device::Cpu));
+        let z = net.forward(&x);
+        for r in 0..2 {
+            let (w1, w2) = (net.weight(r, 0), net.weight(r, 1));
+            let xr = to_matrix(&x.get(r));
+            let mut h = xr.dot(&w1.t());
+            if r == 1 {
+                h.mapv_inplace(|v| v.max(0.0));
+            }
+            let want = h.dot(&w2.t());
+            let worst = (&want - &to_matrix(&z.get(r))).iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            assert!(worst < 1e-5, "run {r}: {worst}");
+        }
     }
 
     /// A hand-made X = Q diag(3, 2, 0.5, −1, −2) Qᵀ (Q a rotation) has two collapsing directions.
@@ -227,9 +279,9 @@ mod tests {
     #[test]
     fn the_decaying_init_has_the_reference_singular_values() {
         tch::manual_seed(0);
-        let net = LinearStack::new(16, 2, false, Init::Decaying).unwrap();
+        let net = LinearStack::new(16, 2, &[false], Init::Decaying).unwrap();
         for l in 0..2 {
-            let s = net.singular_values(l);
+            let s = net.singular_values(0, l);
             for (k, v) in s.iter().enumerate() {
                 assert!((v - (-0.35 * k as f64).exp()).abs() < 1e-5, "layer {l}, σ_{k} = {v}");
             }
