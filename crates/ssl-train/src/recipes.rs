@@ -17,6 +17,8 @@ pub const RECIPES: &[(&str, &str)] = &[
     ("directclr-cifar10", include_str!("../recipes/directclr-cifar10.toml")),
     ("mmcr-cifar10", include_str!("../recipes/mmcr-cifar10.toml")),
     ("simclr-cifar10", include_str!("../recipes/simclr-cifar10.toml")),
+    ("simclr-linproj-cifar10", include_str!("../recipes/simclr-linproj-cifar10.toml")),
+    ("simclr-noproj-cifar10", include_str!("../recipes/simclr-noproj-cifar10.toml")),
     ("vicreg-cifar10", include_str!("../recipes/vicreg-cifar10.toml")),
 ];
 

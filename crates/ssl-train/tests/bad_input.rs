@@ -204,6 +204,19 @@ fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
         (cmd(&["views", "--config", &tiny_toml, "--views", "0", "--out", &s("v.png")]), "--views"),
         (cmd(&["views", "--recipe", "nope", "--out", &s("v.png")]), "unknown recipe"),
         (cmd(&["views", "--config", &tiny_toml, "--set", "views.count=abc", "--out", &s("v.png")]), "views.count"),
+        // study
+        (cmd(&["study", "nope", "--out", &s("st")]), "nope"),
+        (cmd(&["study", "collapse", "--part", "nope", "--out", &s("st")]), "nope"),
+        (cmd(&["study", "collapse", "--out", &s("mine")]), "notes.txt"),
+        (cmd(&["study", "collapse", "--out", &s("picture.png")]), "not a folder"),
+        (cmd(&["study", "collapse", "--toy-steps", "0", "--out", &s("st")]), "--toy-steps"),
+        (cmd(&["study", "collapse", "--part", "projector", "--epochs", "0", "--out", &s("st")]), "--epochs"),
+        (cmd(&["study", "collapse", "--part", "projector", "--threads", "0", "--out", &s("st")]), "--threads"),
+        // [track]
+        (tr(&["--set", "track.every_steps=1", "--set", "track.weights=[\"projector.9.weight\"]"]), "projector.9.weight"),
+        (tr(&["--set", "track.every_steps=1"]), "nothing to track"),
+        (tr(&["--set", "track.every_steps=1", "--set", "track.embedding=true", "--set", "track.images=1"]), "track.images"),
+        (tr(&["--set", "track.bogus=1"]), "bogus"),
         // The command line itself.
         (cmd(&["tarin"]), "tarin"),
         (cmd(&[]), "Usage"),

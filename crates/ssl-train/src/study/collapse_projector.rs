@@ -25,13 +25,14 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use ssl_analysis::alignment::{eigenvector_alignment, off_diagonal_mass};
 use ssl_analysis::plot::{heatmap_plot, spectrum_plot, SpectrumSeries};
+use ssl_analysis::spectrum::collapsed_dims;
 use ssl_models::DeviceChoice;
 use tch::Device;
 
 use super::{figure, StudyOutput};
 use crate::config::{Config, Source};
 use crate::network::Network;
-use crate::run::{load_network, read_json, RunReport};
+use crate::run::{load_network, read_json, read_metrics, MetricLine, RunReport};
 use crate::track::{singular_values, weight_names};
 use crate::trainer::{train, RunOptions};
 
@@ -92,8 +93,22 @@ pub struct VariantRow {
     pub projector_alignment_diagonal_mass: Option<f64>,
     /// The same mass restricted to the top 16 directions of both.
     pub projector_alignment_top16_diagonal_mass: Option<f64>,
+    /// The backbone's embedding spectrum during training (`[track]`, 512 test images): per
+    /// tracked step, the collapsed count and the smallest / largest eigenvalue.
+    pub during_training: Vec<TrackedSpectrum>,
     /// Wall time of the variant's run.
     pub wall_seconds: f64,
+}
+
+/// The tracked embedding spectrum at one step, summarised.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrackedSpectrum {
+    /// Steps done.
+    pub step: usize,
+    /// Eigenvalues at or below the collapse threshold × the largest.
+    pub collapsed_dims: usize,
+    /// Smallest / largest eigenvalue.
+    pub smallest_to_largest: f64,
 }
 
 /// `summary.json` of the projector part.
@@ -168,6 +183,17 @@ pub fn run(out: &StudyOutput, budget: ProjectorBudget, device: DeviceChoice, thr
             top = Some(1.0 - off_diagonal_mass(&a.slice(ndarray::s![..k, ..k]).to_owned()));
             alignments.push((name, a));
         }
+        let during_training = read_metrics(&dir.join("metrics.jsonl"))?
+            .into_iter()
+            .filter_map(|l| match l {
+                MetricLine::Track(t) => t.embedding.map(|e| TrackedSpectrum {
+                    step: t.step,
+                    collapsed_dims: collapsed_dims(&e, ssl_analysis::report::COLLAPSE_THRESHOLD),
+                    smallest_to_largest: e.last().copied().unwrap_or(0.0) / e.first().copied().unwrap_or(1.0),
+                }),
+                _ => None,
+            })
+            .collect();
         variants.push(VariantRow {
             variant: name.into(),
             projector: cfg.model.projector.clone(),
@@ -183,6 +209,7 @@ pub fn run(out: &StudyOutput, budget: ProjectorBudget, device: DeviceChoice, thr
             projector_singular_values: sv,
             projector_alignment_diagonal_mass: mass,
             projector_alignment_top16_diagonal_mass: top,
+            during_training,
             wall_seconds: summary.wall_seconds,
         });
     }
@@ -254,6 +281,11 @@ fn markdown(s: &ProjectorSummary) -> String {
             align,
             v.wall_seconds / 60.0
         ));
+    }
+    md.push_str("\nDuring training (`[track]`: 512 test images, covariance of the backbone's embeddings): collapsed dimensions and smallest / largest eigenvalue at each tracked step.\n\n| variant | step: collapsed, smallest / largest |\n|---|---|\n");
+    for v in &s.variants {
+        let cells: Vec<String> = v.during_training.iter().map(|t| format!("{}: {}, {:.1e}", t.step, t.collapsed_dims, t.smallest_to_largest)).collect();
+        md.push_str(&format!("| {} | {} |\n", v.variant, cells.join("; ")));
     }
     md.push_str("\nFigures: projector-backbone-spectra, projector-singular-values, projector-alignment-{mlp,linear} (.svg and .png); each run's track-*.svg/png under runs/<variant>/.\n");
     md

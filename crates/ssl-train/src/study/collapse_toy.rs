@@ -83,6 +83,8 @@ pub struct ImplicitRegularisation {
     pub w2_singular_values: Vec<Vec<f64>>,
     /// Embedding covariance eigenvalues at each measured step.
     pub embedding_spectra: Vec<Vec<f64>>,
+    /// Collapsed embedding dimensions at initialisation (the decaying init starts low-rank).
+    pub collapsed_start: usize,
     /// Collapsed embedding dimensions at the end.
     pub collapsed: usize,
 }
@@ -107,10 +109,12 @@ pub struct Alignment {
 
 /// The index after the largest log-gap between consecutive (descending, positive) values.
 fn largest_gap(values: &[f64]) -> usize {
+    let gap = |k: usize| (values[k - 1].max(1e-300) / values[k].max(1e-300)).ln();
+    // The first of equal gaps.
     (1..values.len())
-        .max_by(|&a, &b| {
-            let gap = |k: usize| (values[k - 1].max(1e-300) / values[k].max(1e-300)).ln();
-            gap(a).total_cmp(&gap(b))
+        .fold(None, |best: Option<usize>, k| match best {
+            Some(b) if gap(b) >= gap(k) => Some(b),
+            _ => Some(k),
         })
         .unwrap_or(values.len())
 }
@@ -255,7 +259,14 @@ pub fn run(out: &StudyOutput, budget: ToyBudget) -> Result<ToySummary> {
     let net = LinearStack::new(DIM, 2, &[false], Init::Decaying)?;
     let align = |net: &LinearStack| alignment_matrix(net.weight(0, 0).view(), net.weight(0, 1).view());
     let a_start = align(&net)?;
-    let mut ir = ImplicitRegularisation { steps: vec![], w1_singular_values: vec![], w2_singular_values: vec![], embedding_spectra: vec![], collapsed: 0 };
+    let mut ir = ImplicitRegularisation {
+        steps: vec![],
+        w1_singular_values: vec![],
+        w2_singular_values: vec![],
+        embedding_spectra: vec![],
+        collapsed_start: 0,
+        collapsed: 0,
+    };
     let mut failure = None;
     train(&net, &data, &cpu(&[0.001]).view([1, 1, 1]), &all, steps, 0.01, every, |step, net| {
         ir.steps.push(step);
@@ -270,6 +281,7 @@ pub fn run(out: &StudyOutput, budget: ToyBudget) -> Result<ToySummary> {
         return Err(e);
     }
     let a_end = align(&net)?;
+    ir.collapsed_start = ir.embedding_spectra.first().map_or(0, |s| collapsed_dims(s, TOY_COLLAPSE_THRESHOLD));
     ir.collapsed = ir.embedding_spectra.last().map_or(0, |s| collapsed_dims(s, TOY_COLLAPSE_THRESHOLD));
     let split = largest_gap(ir.w1_singular_values.last().map_or(&[][..], Vec::as_slice));
     let alignment = Alignment {
@@ -280,7 +292,8 @@ pub fn run(out: &StudyOutput, budget: ToyBudget) -> Result<ToySummary> {
         block_diagonal_mass_end: block_diagonal_mass(&a_end, split),
     };
     out.progress(&format!(
-        "implicit regularisation: {} collapsed; alignment diagonal mass {:.3} -> {:.3}, block-diagonal ({} + {}) {:.3} -> {:.3}",
+        "implicit regularisation: {} collapsed at the start, {} at the end; alignment diagonal mass {:.3} -> {:.3}, block-diagonal ({} + {}) {:.3} -> {:.3}",
+        ir.collapsed_start,
         ir.collapsed,
         alignment.diagonal_mass_start,
         alignment.diagonal_mass_end,
@@ -367,7 +380,8 @@ fn markdown(s: &ToySummary) -> String {
     }
     let ir = &s.implicit_regularisation;
     md.push_str(&format!(
-        "\n## Implicit regularisation (two linear layers, weak augmentation)\n\ncollapsed embedding dimensions at the end: {}; W1 singular values at the end: {}.\n\nalignment |V2ᵀU1|: diagonal mass {:.3} at the start, {:.3} at the end; mass in the diagonal blocks of {} and {} directions (W1's singular values split at their largest gap) {:.3} at the start, {:.3} at the end.\n\n",
+        "\n## Implicit regularisation (two linear layers, weak augmentation)\n\ncollapsed embedding dimensions: {} at initialisation, {} at the end; W1 singular values at the end: {}.\n\nalignment |V2ᵀU1|: diagonal mass {:.3} at the start, {:.3} at the end; mass in the diagonal blocks of {} and {} directions (W1's singular values split at their largest gap) {:.3} at the start, {:.3} at the end.\n\n",
+        ir.collapsed_start,
         ir.collapsed,
         ir.w1_singular_values.last().map(|v| v.iter().map(|x| format!("{x:.2e}")).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
         s.alignment.diagonal_mass_start,
