@@ -7,13 +7,16 @@
 //! * `cargo xtask doctor` — set up, then report torch, CUDA, BLAS and datasets.
 //! * `cargo xtask setup` — only the set-up steps.
 //!
-//! Set-up installs what the workspace needs and skips what is already there:
+//! Set-up installs what the workspace needs and skips what is already there (`cargo xtask
+//! analyze` only the BLAS: it never needs libtorch), shows pip's and apt's own progress, and ends
+//! with one line of what is present or was installed where, and how long it took:
 //! PyTorch 2.11.0 from PyPI into `.deps/torch-2.11.0` (torch-sys is pointed at it by
 //! `.cargo/config.toml`), Debian's `libopenblas-dev` (LAPACK for ssl-analysis), and the real
 //! Fashion-MNIST files into `data/fashion-mnist` from Debian's `dataset-fashion-mnist`.
 //!
-//! This crate has no dependencies and never links libtorch, so it compiles in seconds; the heavy
-//! work runs in `$CARGO` child processes.
+//! This crate depends only on ssl-io, ctrlc and nix and never links libtorch, so it compiles in
+//! seconds; the heavy work runs in child processes (each in its own process group: Ctrl-C is
+//! forwarded to it and waited for, see `child.rs`).
 
 mod child;
 mod setup;
@@ -32,7 +35,8 @@ tasks:
                  --name NAME, --set key=value, ... (cargo xtask train --help)
   test [ARGS]    set up, then run every test of the workspace (ARGS go to cargo test)
   doctor         set up, then print torch version, CUDA devices, BLAS and datasets
-  analyze ARGS   diagnose exported embeddings: --embeddings X.npy [--labels y.npy]
+  analyze ARGS   diagnose embeddings from any framework (sets up only OpenBLAS, never libtorch):
+                 --embeddings X.npy [--labels y.npy]
                  [--train-embeddings Xtr.npy --train-labels ytr.npy] --out DIR
   export ARGS    a run's embeddings as .npy: --run runs/NAME [--split test|train]
   compare RUNS   one table of finished runs and their spectra overlaid
@@ -59,7 +63,8 @@ fn main() -> ExitCode {
             cmd.args(["test", "--workspace", "--release"]).args(rest);
             run("cargo test --workspace --release", cmd)
         }),
-        "analyze" => setup::run_all(&root).and_then(|()| {
+        // Embeddings from any framework: only LAPACK is needed, never libtorch.
+        "analyze" => setup::run_analysis().and_then(|()| {
             // The analysis CLI lives in ssl-analysis: it never needs libtorch.
             let mut cmd = cargo(&root);
             cmd.args(["run", "--release", "--package", "ssl-analysis", "--bin", "ssl-analyze", "--"]).args(rest);

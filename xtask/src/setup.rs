@@ -20,18 +20,63 @@ pub const TORCH_DIR: &str = concat!(".deps/torch-", torch_version!());
 /// torchvision matching that torch, with Pillow, installed beside it (no dependencies pulled):
 /// the interoperability tests load exported backbones with `torchvision.models`.
 pub const TORCHVISION_VERSION: &str = "0.26.0";
+/// TensorBoard's own event reader (with the three packages it imports), beside torchvision: the
+/// tests read the runs' event files back with it.
+pub const TENSORBOARD_PACKAGES: [&str; 4] = ["tensorboard==2.21.0", "protobuf==7.36.2", "absl-py==2.5.1", "packaging==26.4"];
 /// Where torchvision and Pillow are installed (on `PYTHONPATH` after [`TORCH_DIR`]).
 pub const PYTHON_EXTRA_DIR: &str = ".deps/python-extra";
 /// The idx files of Fashion-MNIST.
 pub const FASHION_FILES: [&str; 4] = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
 
-/// Runs every step in order.
+/// What a step found or did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Already there: nothing done.
+    Present,
+    /// Installed now.
+    Installed,
+}
+
+/// Runs every step in order, then says what is where and how long each step took.
 pub fn run_all(root: &Path) -> Result<(), String> {
-    ensure_torch(root)?;
-    ensure_torchvision(root)?;
-    ensure_openblas()?;
-    ensure_fashion_mnist(root)?;
+    run_steps(&[
+        ("libtorch", &|| ensure_torch(root), TORCH_DIR),
+        ("torchvision", &|| ensure_torchvision(root), PYTHON_EXTRA_DIR),
+        ("OpenBLAS", &ensure_openblas, "libopenblas-dev"),
+        ("Fashion-MNIST", &|| ensure_fashion_mnist(root), "data/fashion-mnist"),
+    ])
+}
+
+/// Only what the analysis needs (`cargo xtask analyze`: embeddings from any framework): LAPACK,
+/// never libtorch.
+pub fn run_analysis() -> Result<(), String> {
+    run_steps(&[("OpenBLAS", &ensure_openblas, "libopenblas-dev")])
+}
+
+type Step<'a> = (&'a str, &'a dyn Fn() -> Result<Outcome, String>, &'a str);
+
+fn run_steps(steps: &[Step<'_>]) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let mut done = Vec::new();
+    for (name, ensure, place) in steps {
+        let t = std::time::Instant::now();
+        let outcome = ensure()?;
+        let secs = t.elapsed().as_secs_f64();
+        done.push(match outcome {
+            Outcome::Present => format!("{name} present"),
+            Outcome::Installed => format!("{name} installed in {place} ({})", duration(secs)),
+        });
+    }
+    step(&format!("ready in {}: {}", duration(started.elapsed().as_secs_f64()), done.join(", ")));
     Ok(())
+}
+
+fn duration(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else {
+        format!("{:.0} min {:.0} s", (secs / 60.0).floor(), secs % 60.0)
+    }
 }
 
 fn step(msg: &str) {
@@ -39,14 +84,14 @@ fn step(msg: &str) {
 }
 
 /// PyTorch 2.11.0 from PyPI into `.deps/torch-2.11.0` (via a `.partial` folder, renamed when complete).
-fn ensure_torch(root: &Path) -> Result<(), String> {
+fn ensure_torch(root: &Path) -> Result<Outcome, String> {
     let dir = root.join(TORCH_DIR);
     let version_py = dir.join("torch/version.py");
     if dir.join("torch/lib/libtorch.so").exists() {
         let text = std::fs::read_to_string(&version_py).unwrap_or_default();
         if text.contains(&format!("__version__ = '{TORCH_VERSION}")) {
             step(&format!("libtorch {TORCH_VERSION}: present in {TORCH_DIR}"));
-            return Ok(());
+            return Ok(Outcome::Present);
         }
         return Err(format!("{} holds a torch that is not {TORCH_VERSION}; remove the folder and run again", dir.display()));
     }
@@ -57,9 +102,11 @@ fn ensure_torch(root: &Path) -> Result<(), String> {
         step(&format!("libtorch: removing the unfinished install {}", partial.display()));
         std::fs::remove_dir_all(&partial).map_err(|e| format!("cannot remove {}: {e}", partial.display()))?;
     }
-    step(&format!("libtorch: installing torch=={TORCH_VERSION} (with its CUDA libraries, ~4.7 GB) from PyPI into {TORCH_DIR} ..."));
+    step(&format!(
+        "libtorch: installing torch=={TORCH_VERSION} with its CUDA libraries (~4.7 GB to download, ~6 GB on disk) from PyPI into {TORCH_DIR}; pip shows each download's size, progress, rate and ETA:"
+    ));
     let mut cmd = Command::new(&python);
-    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--root-user-action=ignore", "--target"])
+    cmd.args(["-m", "pip", "install", "--progress-bar", "on", "--disable-pip-version-check", "--no-input", "--root-user-action=ignore", "--target"])
         .arg(&partial)
         .arg(format!("torch=={TORCH_VERSION}"))
         .arg("numpy");
@@ -67,16 +114,17 @@ fn ensure_torch(root: &Path) -> Result<(), String> {
         .map_err(|e| format!("{e}\n  libtorch could not be installed: check that PyPI is reachable and the disk has ~6 GB free, then run again"))?;
     std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dir.display()))?;
     step(&format!("libtorch: installed in {TORCH_DIR}"));
-    Ok(())
+    Ok(Outcome::Installed)
 }
 
-/// torchvision (and Pillow, which it imports) into `.deps/python-extra`, via a `.partial` folder.
-fn ensure_torchvision(root: &Path) -> Result<(), String> {
+/// torchvision (and Pillow, which it imports) and TensorBoard's reader into `.deps/python-extra`,
+/// via a `.partial` folder.
+fn ensure_torchvision(root: &Path) -> Result<Outcome, String> {
     let dir = root.join(PYTHON_EXTRA_DIR);
-    let marker = dir.join(format!("torchvision-{TORCHVISION_VERSION}.dist-info"));
-    if marker.exists() {
-        step(&format!("torchvision {TORCHVISION_VERSION}: present in {PYTHON_EXTRA_DIR}"));
-        return Ok(());
+    let markers = [dir.join(format!("torchvision-{TORCHVISION_VERSION}.dist-info")), dir.join("tensorboard-2.21.0.dist-info")];
+    if markers.iter().all(|m| m.exists()) {
+        step(&format!("torchvision {TORCHVISION_VERSION} and TensorBoard's reader: present in {PYTHON_EXTRA_DIR}"));
+        return Ok(Outcome::Present);
     }
     let python = find_python().ok_or_else(|| "torchvision: no python3 with pip found; install python3-pip, then run again".to_string())?;
     let partial = root.join(format!("{PYTHON_EXTRA_DIR}.partial"));
@@ -85,16 +133,31 @@ fn ensure_torchvision(root: &Path) -> Result<(), String> {
             std::fs::remove_dir_all(stale).map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
         }
     }
-    step(&format!("torchvision: installing torchvision=={TORCHVISION_VERSION} and pillow (~12 MB) into {PYTHON_EXTRA_DIR} ..."));
+    step(&format!(
+        "torchvision: installing torchvision=={TORCHVISION_VERSION}, pillow and TensorBoard's reader ({}; ~30 MB) into {PYTHON_EXTRA_DIR}:",
+        TENSORBOARD_PACKAGES.join(" ")
+    ));
     let mut cmd = Command::new(&python);
-    cmd.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--root-user-action=ignore", "--no-deps", "--target"])
-        .arg(&partial)
-        .arg(format!("torchvision=={TORCHVISION_VERSION}"))
-        .arg("pillow");
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--progress-bar",
+        "on",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--root-user-action=ignore",
+        "--no-deps",
+        "--target",
+    ])
+    .arg(&partial)
+    .arg(format!("torchvision=={TORCHVISION_VERSION}"))
+    .arg("pillow")
+    .args(TENSORBOARD_PACKAGES);
     run("pip install torchvision", cmd).map_err(|e| format!("{e}\n  torchvision could not be installed: check that PyPI is reachable, then run again"))?;
     std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dir.display()))?;
     step(&format!("torchvision: installed in {PYTHON_EXTRA_DIR}"));
-    Ok(())
+    Ok(Outcome::Installed)
 }
 
 fn find_python() -> Option<String> {
@@ -123,29 +186,29 @@ fn apt(args: &[&str]) -> Result<(), String> {
 }
 
 /// Debian's `libopenblas-dev`: LAPACK for ndarray-linalg.
-fn ensure_openblas() -> Result<(), String> {
+fn ensure_openblas() -> Result<Outcome, String> {
     if dpkg_installed("libopenblas-dev") {
         step("OpenBLAS: libopenblas-dev present");
-        return Ok(());
+        return Ok(Outcome::Present);
     }
     if !is_root() {
         return Err("OpenBLAS: libopenblas-dev is missing and this is not root; run\n  \
              sudo apt-get update && sudo apt-get install -y libopenblas-dev\nthen run again"
             .into());
     }
-    step("OpenBLAS: installing libopenblas-dev with apt-get ...");
-    apt(&["update", "-q"])?;
-    apt(&["install", "-y", "-q", "libopenblas-dev"]).map_err(|e| format!("{e}\n  OpenBLAS could not be installed"))?;
-    Ok(())
+    step("OpenBLAS: installing libopenblas-dev (~20 MB with its dependencies) with apt-get:");
+    apt(&["update"])?;
+    apt(&["install", "-y", "libopenblas-dev"]).map_err(|e| format!("{e}\n  OpenBLAS could not be installed"))?;
+    Ok(Outcome::Installed)
 }
 
 /// The real Fashion-MNIST idx files into `data/fashion-mnist`, from Debian's
 /// `dataset-fashion-mnist` (`apt-get download` + `dpkg -x`, no root needed).
-fn ensure_fashion_mnist(root: &Path) -> Result<(), String> {
+fn ensure_fashion_mnist(root: &Path) -> Result<Outcome, String> {
     let dest = root.join("data/fashion-mnist");
     if FASHION_FILES.iter().all(|f| dest.join(f).exists()) {
         step("Fashion-MNIST: present in data/fashion-mnist");
-        return Ok(());
+        return Ok(Outcome::Present);
     }
     let system = Path::new("/usr/share/datasets/fashion-mnist");
     let source: PathBuf = if FASHION_FILES.iter().all(|f| system.join(f).exists()) {
@@ -162,17 +225,17 @@ fn ensure_fashion_mnist(root: &Path) -> Result<(), String> {
     }
     let _ = std::fs::remove_dir_all(root.join("data/.download"));
     step("Fashion-MNIST: 60,000 train + 10,000 test images in data/fashion-mnist");
-    Ok(())
+    Ok(Outcome::Installed)
 }
 
 fn download_fashion_mnist(root: &Path) -> Result<PathBuf, String> {
     let work = root.join("data/.download");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    step("Fashion-MNIST: apt-get download dataset-fashion-mnist ...");
+    step("Fashion-MNIST: apt-get download dataset-fashion-mnist (~30 MB):");
     let download = || {
         let mut cmd = Command::new("apt-get");
-        cmd.current_dir(&work).args(["download", "-q", "dataset-fashion-mnist"]);
+        cmd.current_dir(&work).args(["download", "dataset-fashion-mnist"]);
         if is_root() {
             // apt's sandbox user cannot write into a root-owned project folder; download as root.
             cmd.args(["-o", "APT::Sandbox::User=root"]);
@@ -186,7 +249,7 @@ fn download_fashion_mnist(root: &Path) -> Result<PathBuf, String> {
                 .into());
         }
         step("Fashion-MNIST: refreshing the package lists (apt-get update) and retrying");
-        apt(&["update", "-q"])?;
+        apt(&["update"])?;
         download()?;
     }
     let deb = std::fs::read_dir(&work)

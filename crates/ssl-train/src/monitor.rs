@@ -61,6 +61,7 @@ impl Monitor {
             collapsed_dims: r.collapsed_dims,
             collapse_threshold: r.collapse_threshold,
             dim: s.dim,
+            eigenvalues: s.covariance_eigenvalues.clone(),
         })
     }
 }

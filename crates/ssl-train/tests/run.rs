@@ -311,3 +311,79 @@ fn tracked_weights_match_an_svd_of_the_saved_weights() {
         assert!(dir.join(f).is_file(), "missing {f}");
     }
 }
+
+/// The run's TensorBoard event file, read back with TensorBoard's own reader (installed by
+/// `cargo xtask setup` into `.deps/python-extra`): every scalar of metrics.jsonl is there, at its
+/// step, with its value, and the monitor's spectrum as a histogram.
+#[test]
+fn tensorboard_reads_every_scalar_of_the_run() {
+    let (tmp, data) = toy_data(64, 40);
+    let mut raw = tiny_config(&data).to_run_config();
+    raw.training.epochs = 1;
+    let cfg = raw.check().unwrap();
+    let runs = tmp.path().join("runs");
+    train(&cfg, &options(runs.clone(), "tb")).unwrap();
+    let dir = runs.join("tb");
+    let events: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents.")).collect();
+    assert_eq!(events.len(), 1, "one event file per invocation");
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap().to_path_buf();
+    let extra = root.join(".deps/python-extra");
+    assert!(extra.join("tensorboard").is_dir(), "TensorBoard's reader is not installed under {}: run `cargo xtask setup`", extra.display());
+    let pythonpath = format!("{}:{}", extra.display(), Path::new(env!("LIBTORCH")).parent().unwrap().display());
+    let script = format!(
+        r#"
+import json
+from tensorboard.backend.event_processing import event_accumulator as ea
+acc = ea.EventAccumulator(r'{}', size_guidance={{ea.SCALARS: 0, ea.HISTOGRAMS: 0}})
+acc.Reload()
+tags = acc.Tags()
+out = {{"scalars": {{t: [[e.step, e.value] for e in acc.Scalars(t)] for t in tags["scalars"]}},
+       "histograms": {{t: [[e.step, e.histogram_value.num] for e in acc.Histograms(t)] for t in tags["histograms"]}}}}
+print(json.dumps(out))
+"#,
+        dir.display()
+    );
+    let out = std::process::Command::new("python3").env("PYTHONPATH", pythonpath).args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "TensorBoard's reader failed: {}", String::from_utf8_lossy(&out.stderr));
+    let tb: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scalars = tb["scalars"].as_object().unwrap();
+    let value_at =
+        |tag: &str, step: u64| -> Option<f64> { scalars.get(tag)?.as_array()?.iter().find(|e| e[0].as_u64() == Some(step)).and_then(|e| e[1].as_f64()) };
+    let lines = ssl_train::run::read_metrics(&dir.join("metrics.jsonl")).unwrap();
+    let (mut steps, mut monitors) = (0, 0);
+    for line in &lines {
+        match line {
+            ssl_train::run::MetricLine::Step(s) => {
+                steps += 1;
+                let step = s.step as u64;
+                for (tag, want) in [("train/loss", s.loss), ("train/lr", s.lr), ("train/images_per_s", s.images_per_s)] {
+                    let got = value_at(tag, step).unwrap_or_else(|| panic!("{tag} at step {step} missing; tags: {:?}", scalars.keys().collect::<Vec<_>>()));
+                    assert_eq!(got as f32, want as f32, "{tag} at step {step}");
+                }
+                for (part, want) in &s.parts {
+                    assert_eq!(value_at(&format!("train/{part}"), step).map(|v| v as f32), Some(*want as f32), "train/{part} at step {step}");
+                }
+            }
+            ssl_train::run::MetricLine::Epoch(e) => assert_eq!(value_at("epoch/loss", e.step as u64).map(|v| v as f32), Some(e.loss as f32)),
+            ssl_train::run::MetricLine::Monitor(m) => {
+                monitors += 1;
+                let step = m.step as u64;
+                for (tag, want) in [
+                    ("monitor/knn_accuracy", m.knn_accuracy),
+                    ("monitor/participation_ratio", m.participation_ratio),
+                    ("monitor/rankme", m.rankme),
+                    ("monitor/collapsed_dims", m.collapsed_dims as f64),
+                ] {
+                    assert_eq!(value_at(tag, step).map(|v| v as f32), Some(want as f32), "{tag} at step {step}");
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(steps >= 4 && monitors == 2, "{steps} step lines, {monitors} monitor lines");
+    let histos = tb["histograms"]["monitor/log10_eigenvalues"].as_array().expect("the monitor's spectrum histogram");
+    assert_eq!(histos.len(), 2);
+    assert!(histos.iter().all(|h| h[1].as_f64().unwrap() >= 1.0));
+}

@@ -11,11 +11,14 @@ use serde::Serialize;
 
 use super::metrics::MetricLine;
 use super::provenance::{Provenance, RunState};
+use super::tensorboard::EventWriter;
 
 /// An open run folder.
 pub struct RunDir {
     path: PathBuf,
     metrics: BufWriter<File>,
+    /// TensorBoard's view of the same lines.
+    events: EventWriter,
     /// Held (an exclusive lock on `.lock`) while this value lives.
     _lock: File,
 }
@@ -106,7 +109,8 @@ impl RunDir {
             .write(true)
             .open(path.join("metrics.jsonl"))
             .with_context(|| format!("cannot create {}", path.join("metrics.jsonl").display()))?;
-        Ok(RunDir { path, metrics: BufWriter::new(metrics), _lock: lock })
+        let events = EventWriter::create(&path)?;
+        Ok(RunDir { path, metrics: BufWriter::new(metrics), events, _lock: lock })
     }
 
     /// Reopens an existing run folder to continue it (`--resume`): metrics are appended. Fails,
@@ -118,7 +122,8 @@ impl RunDir {
             .append(true)
             .open(path.join("metrics.jsonl"))
             .with_context(|| format!("cannot append to {}", path.join("metrics.jsonl").display()))?;
-        Ok(RunDir { path: path.to_path_buf(), metrics: BufWriter::new(metrics), _lock: lock })
+        let events = EventWriter::create(path)?;
+        Ok(RunDir { path: path.to_path_buf(), metrics: BufWriter::new(metrics), events, _lock: lock })
     }
 
     /// The folder.
@@ -131,11 +136,12 @@ impl RunDir {
         self.path.join(name)
     }
 
-    /// Appends one line to `metrics.jsonl` and flushes it.
+    /// Appends one line to `metrics.jsonl` and its values to the TensorBoard event file, and
+    /// flushes both.
     pub fn log(&mut self, line: &MetricLine) -> Result<()> {
         writeln!(self.metrics, "{}", line.to_json())?;
         self.metrics.flush()?;
-        Ok(())
+        self.events.log(line)
     }
 
     /// Writes `name` atomically (`ssl_io::write_atomic`): `write` fills a temporary sibling that

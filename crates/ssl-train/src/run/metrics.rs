@@ -119,6 +119,10 @@ pub struct MonitorLine {
     pub collapse_threshold: f64,
     /// Representation dimension.
     pub dim: usize,
+    /// The query embeddings' covariance eigenvalues, descending (absent in lines written before
+    /// they were logged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eigenvalues: Vec<f64>,
 }
 
 impl MonitorLine {

@@ -11,12 +11,14 @@
 //! | `report.json` | [`RunReport`] |
 //! | `spectrum.png` | log eigenvalue against rank, trained and initial encoder |
 //! | `eval.json` | [`EvalReport`] (`cargo xtask eval`) |
+//! | `events.out.tfevents.*` | the same lines for TensorBoard (`tensorboard --logdir runs`), one file per invocation |
 //! | `.lock` | locked while a process trains in the folder: a second `--resume` is refused |
 
 mod dir;
 mod metrics;
 mod provenance;
 mod report;
+pub mod tensorboard;
 
 use std::path::Path;
 
