@@ -1,5 +1,5 @@
 //! TensorBoard event files, so that `tensorboard --logdir runs` shows every run's curves side by
-//! side: each run folder gets `events.out.tfevents.<time>.<host>.ssl-train` (one per invocation; a
+//! side: each run folder gets `events.out.tfevents.<time>.<host>.<pid>.<n>.ssl-train` (one per invocation; a
 //! resumed run adds a file, which TensorBoard reads as one run).
 //!
 //! What is written, from the metrics lines as they are logged: every step line's loss, loss parts,
@@ -105,8 +105,16 @@ impl EventWriter {
     pub fn create(dir: &Path) -> Result<EventWriter> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
-        let path = dir.join(format!("events.out.tfevents.{}.{host}.{}.ssl-train", now.as_secs(), std::process::id()));
-        let file = std::fs::OpenOptions::new().create_new(true).write(true).open(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        // A resume in the same second by the same process gets the next free number.
+        let mut n = 0;
+        let (path, file) = loop {
+            let path = dir.join(format!("events.out.tfevents.{}.{host}.{}.{n}.ssl-train", now.as_secs(), std::process::id()));
+            match std::fs::OpenOptions::new().create_new(true).write(true).open(&path) {
+                Ok(file) => break (path, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+            }
+        };
         let mut w = EventWriter { path, out: BufWriter::new(file) };
         w.write_event(&Event { wall_time: now.as_secs_f64(), step: 0, file_version: Some("brain.Event:2".into()), summary: None })?;
         w.out.flush().with_context(|| format!("cannot write {}", w.path.display()))?;
