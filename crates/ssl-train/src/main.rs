@@ -183,6 +183,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", ssl_io::cli::without_cpp_backtrace(&format!("{e:#}")));
+            if e.downcast_ref::<ssl_train::trainer::Interrupted>().is_some() {
+                // Saved and resumable: the shell's code for an interrupt.
+                return ExitCode::from(130);
+            }
             ExitCode::FAILURE
         }
     }

@@ -105,6 +105,32 @@ impl Default for RunOptions {
     }
 }
 
+/// The error a run stops with after Ctrl-C (or `stop_after_steps`): a checkpoint was saved and
+/// `--resume` continues exactly. The command line exits with 130 for it, as shells do for SIGINT.
+#[derive(Debug)]
+pub struct Interrupted {
+    /// Steps done.
+    pub step: usize,
+    /// 1-based epoch of the last step.
+    pub epoch: usize,
+    /// The run folder.
+    pub dir: PathBuf,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interrupted at step {} (epoch {}); checkpoint saved — continue with `cargo xtask train --resume {}`",
+            self.step,
+            self.epoch,
+            self.dir.display()
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// What a finished run reports.
 pub struct RunSummary {
     /// The run folder.
@@ -544,12 +570,7 @@ impl Trainer {
             let epoch = self.step.saturating_sub(1) / self.steps_per_epoch.max(1); // the epoch of the last step
             self.save(epoch, false)?;
             self.run.log(&MetricLine::Stopped(StoppedLine { reason: StopReason::Interrupted, epoch: epoch + 1, step: self.step, loss: None }))?;
-            bail!(
-                "interrupted at step {} (epoch {}); checkpoint saved — continue with `cargo xtask train --resume {}`",
-                self.step,
-                epoch + 1,
-                self.run.path().display()
-            );
+            return Err(Interrupted { step: self.step, epoch: epoch + 1, dir: self.run.path().to_path_buf() }.into());
         }
         Ok(())
     }

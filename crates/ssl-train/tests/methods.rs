@@ -99,7 +99,10 @@ fn an_interrupted_run_resumes_exactly() {
         let name = format!("{recipe}-cut");
         let mut o = opts(t.path(), &name);
         o.stop_after_steps = Some(5); // mid-epoch (4 steps per epoch)
-        let err = format!("{:#}", train(&cfg, &o).err().unwrap());
+        let err = train(&cfg, &o).err().unwrap();
+        let stop = err.downcast_ref::<ssl_train::trainer::Interrupted>().expect("an interruption is typed (the command line exits 130 for it)");
+        assert_eq!((stop.step, stop.epoch), (5, 2));
+        let err = format!("{err:#}");
         assert!(err.contains("interrupted at step 5") && err.contains("--resume"), "{err}");
         let cut = t.path().join(&name);
         let mut o = opts(t.path(), "unused");
