@@ -69,6 +69,9 @@ fn one_hot(labels: &[u32]) -> Array2<f64> {
     y
 }
 
+/// How reports name the probe of [`linear_probe_accuracy`].
+pub const RIDGE_PROBE: &str = "ridge classifier on standardised features";
+
 /// Accuracy of a ridge classifier trained on (train_x, train_labels), tested on (test_x, test_labels).
 pub fn linear_probe_accuracy(
     train_x: ArrayView2<f32>,

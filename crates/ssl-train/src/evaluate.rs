@@ -78,7 +78,7 @@ pub fn evaluate(
         // fitted on the training embeddings (kNN bank), tested on the test embeddings.
         trained.linear_probe_accuracy = Some(linear_probe_accuracy(tr.view(), train_labels, te.view(), test_labels, RIDGE_LAMBDA)?);
         trained.linear_probe = Some(LinearProbeSummary {
-            model: "ridge classifier on standardised features".into(),
+            model: ssl_analysis::probe::RIDGE_PROBE.into(),
             lambda: RIDGE_LAMBDA,
             train: tr.nrows(),
             test: te.nrows(),

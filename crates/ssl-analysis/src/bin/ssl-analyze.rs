@@ -106,9 +106,6 @@ fn atomic_error(e: AtomicError<AnalysisError>) -> AnalysisError {
     }
 }
 
-/// How the linear probe is described in the report.
-const RIDGE: &str = "ridge classifier on standardised features";
-
 fn run(a: Args) -> Result<(), AnalysisError> {
     let window = a
         .alpha_window
@@ -160,8 +157,13 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         let pick = |idx: &[usize]| x.select(ndarray::Axis(0), idx);
         let lab = |idx: &[usize]| idx.iter().map(|&i| y[i]).collect::<Vec<_>>();
         report.linear_probe_accuracy = Some(linear_probe_accuracy(pick(&tr).view(), &lab(&tr), pick(&te).view(), &lab(&te), a.probe_lambda)?);
-        report.linear_probe =
-            Some(LinearProbeSummary { model: RIDGE.into(), lambda: a.probe_lambda, train: tr.len(), test: te.len(), split: "every fifth row held out".into() });
+        report.linear_probe = Some(LinearProbeSummary {
+            model: ssl_analysis::probe::RIDGE_PROBE.into(),
+            lambda: a.probe_lambda,
+            train: tr.len(),
+            test: te.len(),
+            split: "every fifth row held out".into(),
+        });
     }
     let manifold_ids = a.manifold_ids.as_ref().map(|p| npy::read_labels(p).map(|l| (p, l))).transpose()?;
     if let Some((path, ids)) = &manifold_ids {
@@ -195,7 +197,7 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         report = report.with_knn(bank.view(), &bank_labels, x.view(), query_labels, knn).map_err(|e| named(e, tx))?;
         report.linear_probe_accuracy = Some(linear_probe_accuracy(bank.view(), &bank_labels, x.view(), query_labels, a.probe_lambda)?);
         report.linear_probe = Some(LinearProbeSummary {
-            model: RIDGE.into(),
+            model: ssl_analysis::probe::RIDGE_PROBE.into(),
             lambda: a.probe_lambda,
             train: bank.nrows(),
             test: x.nrows(),

@@ -98,7 +98,7 @@ impl LinearStack {
 
     /// Singular values of run `r`'s layer `l`, descending.
     pub fn singular_values(&self, r: i64, l: usize) -> Vec<f64> {
-        tensor_vec(&self.weights[l].get(r).detach().to_kind(Kind::Double).svd(true, false).1)
+        crate::track::singular_values(&self.weights[l].get(r))
     }
 }
 
@@ -208,11 +208,6 @@ pub fn to_matrix(t: &Tensor) -> Array2<f64> {
 /// A tensor's elements as `f64`s (row-major).
 pub fn tensor_vec(t: &Tensor) -> Vec<f64> {
     Vec::<f64>::try_from(t.detach().to_kind(Kind::Double).contiguous().flatten(0, -1)).expect("a double tensor converts")
-}
-
-/// A 2-D float tensor as an `f32` ndarray matrix (for ssl-analysis).
-pub fn to_matrix_f32(t: &Tensor) -> Array2<f32> {
-    to_matrix(t).mapv(|v| v as f32)
 }
 
 #[cfg(test)]
