@@ -181,7 +181,7 @@ fn checkpoint_round_trip_gives_identical_outputs_and_next_step() {
         assert_eq!(back, state);
         assert_eq!(opt2.steps(), 3);
         assert_eq!(max_diff(&vs, &vs2), 0.0);
-        let x = Tensor::randn([4, 5], (Kind::Float, Device::Cpu));
+        let x = ssl_models::seeded(6, || Tensor::randn([4, 5], (Kind::Float, Device::Cpu)));
         let (ya, yb) = (mlp.forward_t(&x, false), mlp2.forward_t(&x, false));
         assert_eq!((ya - yb).abs().max().double_value(&[]), 0.0);
         // The next step is identical (momentum / Adam moments restored).
@@ -207,7 +207,7 @@ fn bad_checkpoints_are_errors_naming_the_file() {
     // A checkpoint of a different model: the variable is named.
     let other = dir.path().join("other.safetensors");
     let vs_small = VarStore::new(Device::Cpu);
-    let _ = Mlp::new(&(vs_small.root() / "head"), &MlpConfig { dims: vec![5, 4, 3], batch_norm: true });
+    let _ = ssl_models::seeded(3, || Mlp::new(&(vs_small.root() / "head"), &MlpConfig { dims: vec![5, 4, 3], batch_norm: true }));
     checkpoint::save(
         &other,
         &[("", &vs_small)],
@@ -275,7 +275,7 @@ fn a_missing_variable_is_named() {
     // Optimiser state of another model: the file and the state entry are named.
     let (vs_other, _) = {
         let vs = VarStore::new(Device::Cpu);
-        let mlp = Mlp::new(&(vs.root() / "other"), &MlpConfig { dims: vec![5, 7, 3], batch_norm: true });
+        let mlp = ssl_models::seeded(8, || Mlp::new(&(vs.root() / "other"), &MlpConfig { dims: vec![5, 7, 3], batch_norm: true }));
         (vs, mlp)
     };
     let mut opt_other = Optimizer::new(&vs_other, OptimizerConfig::new(OptimizerKind::Sgd)).unwrap();
