@@ -11,6 +11,8 @@
 //! * [`geometry`]: manifold radius, dimension and centroid similarity (MMCR, seed 003).
 //! * [`capacity`]: simulated manifold capacity α = P/N_c by exact LP separability of random
 //!   dichotomies under random projections (Cover's α ≈ 2 for points is a test).
+//! * [`mft`]: mean-field-theory manifold capacity α_M, anchor radius R_M and dimension D_M
+//!   (Chung et al. 2018; as MMCR measures it), agreeing with the reference implementation.
 //! * [`alignment`]: DirectCLR's alignment matrix |V₂ᵀU₁| and its off-diagonal mass.
 //! * [`npy`]: reading and writing `.npy` embeddings and labels (ndarray over `ssl_io::npy`) with errors that name the file.
 //! * [`plot`]: PNG or SVG plots — spectra (several runs overlaid, α fits drawn) and heat maps.
@@ -30,6 +32,7 @@ pub mod capacity;
 pub mod error;
 pub mod geometry;
 pub mod knn;
+pub mod mft;
 pub mod npy;
 pub mod plot;
 pub mod probe;
