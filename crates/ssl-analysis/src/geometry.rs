@@ -48,6 +48,10 @@ pub struct ManifoldGeometry {
     /// Per manifold (not written to report.json, which keeps the summary).
     #[serde(default, skip_serializing)]
     pub manifolds: Vec<Manifold>,
+    /// Cosine similarity of every pair of distinct centroids (for its histogram; not written to
+    /// report.json).
+    #[serde(default, skip_serializing)]
+    pub centroid_cosines: Vec<f64>,
 }
 
 /// Geometry of the manifolds of `x` (n × d) given one id per row; every manifold needs ≥ 2 points.
@@ -83,19 +87,10 @@ pub fn manifold_geometry(x: ArrayView2<f32>, ids: &[u32]) -> Result<ManifoldGeom
         manifolds.push(Manifold { id, size: rows.len(), radius: s2.sqrt(), dimension: if s2 > 0.0 { s1 * s1 / s2 } else { 0.0 }, centroid_norm: norm });
     }
     let p = manifolds.len();
-    let (mut cos_sum, mut abs_sum, mut pairs) = (0.0, 0.0, 0usize);
-    for i in 0..p {
-        for j in i + 1..p {
-            let (a, b) = (centroids.row(i), centroids.row(j));
-            let den = a.dot(&a).sqrt() * b.dot(&b).sqrt();
-            if den > 0.0 {
-                let c = a.dot(&b) / den;
-                cos_sum += c;
-                abs_sum += c.abs();
-                pairs += 1;
-            }
-        }
-    }
+    let cosines = pairwise_cosines(&centroids);
+    let pairs = cosines.len();
+    let cos_sum: f64 = cosines.iter().sum();
+    let abs_sum: f64 = cosines.iter().map(|c| c.abs()).sum();
     let mean = |f: &dyn Fn(&Manifold) -> f64| manifolds.iter().map(f).sum::<f64>() / p as f64;
     Ok(ManifoldGeometry {
         count: p,
@@ -106,5 +101,45 @@ pub fn manifold_geometry(x: ArrayView2<f32>, ids: &[u32]) -> Result<ManifoldGeom
         centroid_similarity: if pairs > 0 { cos_sum / pairs as f64 } else { f64::NAN },
         centroid_abs_similarity: if pairs > 0 { abs_sum / pairs as f64 } else { f64::NAN },
         manifolds,
+        centroid_cosines: cosines,
     })
+}
+
+/// Cosine similarity of every pair of distinct rows of `centroids` (pairs with a zero row are
+/// skipped), in the order (0,1), (0,2), …, (1,2), ….
+pub fn pairwise_cosines(centroids: &Array2<f64>) -> Vec<f64> {
+    let p = centroids.nrows();
+    let norms: Vec<f64> = centroids.rows().into_iter().map(|r| r.dot(&r).sqrt()).collect();
+    let gram = centroids.dot(&centroids.t());
+    let mut out = Vec::with_capacity(p * p.saturating_sub(1) / 2);
+    for i in 0..p {
+        for j in i + 1..p {
+            let den = norms[i] * norms[j];
+            if den > 0.0 {
+                out.push(gram[[i, j]] / den);
+            }
+        }
+    }
+    out
+}
+
+/// Cosine similarities between the centroids of the groups of `x` by `ids` (any group size ≥ 1:
+/// classes as well as augmentation manifolds), for their histogram.
+pub fn centroid_cosines(x: ArrayView2<f32>, ids: &[u32]) -> Result<Vec<f64>, AnalysisError> {
+    check_embeddings(x, "embeddings")?;
+    if ids.len() != x.nrows() {
+        return Err(AnalysisError::Shape(format!("{} ids for {} embeddings", ids.len(), x.nrows())));
+    }
+    let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (i, &id) in ids.iter().enumerate() {
+        groups.entry(id).or_default().push(i);
+    }
+    let mut centroids = Array2::<f64>::zeros((groups.len(), x.ncols()));
+    for (g, rows) in groups.values().enumerate() {
+        for &r in rows {
+            centroids.row_mut(g).zip_mut_with(&x.row(r), |c, &v| *c += f64::from(v));
+        }
+        centroids.row_mut(g).mapv_inplace(|c| c / rows.len() as f64);
+    }
+    Ok(pairwise_cosines(&centroids))
 }

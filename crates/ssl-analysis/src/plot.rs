@@ -4,7 +4,11 @@
 //! * [`trajectory_plot`]: log10 of a spectrum's values against training step, one line per index
 //!   (singular values of a weight, eigenvalues of the embedding covariance);
 //! * [`heatmap_plot`]: a matrix as a colour map with a colour bar (DirectCLR alignment matrices
-//!   |V₂ᵀU₁|, Barlow Twins cross-correlations, feature correlations).
+//!   |V₂ᵀU₁|, Barlow Twins cross-correlations, feature correlations);
+//! * [`histogram_plot`]: distributions as step outlines of densities, overlaid (centroid cosine
+//!   similarities of class and augmentation manifolds, MMCR Fig. 5);
+//! * [`category_plot`]: a value per category (layers) with one line per series (MMCR Figs. 2–3:
+//!   capacity against layer, one line per method).
 
 use std::path::Path;
 
@@ -230,6 +234,113 @@ pub fn viridis(t: f64) -> RGBColor {
     let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * f).round() as u8;
     let (a, b) = (ANCHORS[i], ANCHORS[i + 1]);
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Bin densities of `values` over `range` with `bins` equal bins (values outside are dropped;
+/// the densities integrate to the kept fraction).
+pub fn histogram_density(values: &[f64], range: (f64, f64), bins: usize) -> Vec<f64> {
+    let (lo, hi) = range;
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for &v in values {
+        if v >= lo && v <= hi {
+            counts[(((v - lo) / width) as usize).min(bins - 1)] += 1;
+        }
+    }
+    let n = values.len().max(1) as f64;
+    counts.into_iter().map(|c| c as f64 / (n * width)).collect()
+}
+
+/// Overlaid histograms (densities as step outlines, one colour and legend entry per series) of
+/// values over `range` in `bins` bins, into a `.png` or `.svg` file.
+pub fn histogram_plot(path: impl AsRef<Path>, title: &str, x_desc: &str, series: &[(&str, &[f64])], range: (f64, f64), bins: usize) -> Result<(), AnalysisError> {
+    let path = path.as_ref();
+    if bins == 0 || !(range.1 > range.0) {
+        return Err(AnalysisError::Plot { path: path.to_path_buf(), problem: format!("{bins} bins over {range:?}: expected bins >= 1 and lo < hi") });
+    }
+    let densities: Vec<Vec<f64>> = series.iter().map(|(_, v)| histogram_density(v, range, bins)).collect();
+    fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, x_desc: &str, labels: &[&str], densities: &[Vec<f64>], range: (f64, f64)) -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let top = densities.iter().flatten().fold(0f64, |a, &b| a.max(b)).max(1e-9) * 1.1;
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(range.0..range.1, 0f64..top)
+            .map_err(|e| err(&e))?;
+        chart.configure_mesh().x_desc(x_desc).y_desc("density").label_style(("sans-serif", 14)).draw().map_err(|e| err(&e))?;
+        for (i, (label, d)) in labels.iter().zip(densities).enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let width = (range.1 - range.0) / d.len() as f64;
+            let mut outline = vec![(range.0, 0.0)];
+            for (k, &v) in d.iter().enumerate() {
+                let x0 = range.0 + k as f64 * width;
+                outline.push((x0, v));
+                outline.push((x0 + width, v));
+            }
+            outline.push((range.1, 0.0));
+            chart
+                .draw_series(LineSeries::new(outline, color.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(*label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).label_font(("sans-serif", 14)).draw().map_err(|e| err(&e))?;
+        Ok(())
+    }
+    let labels: Vec<&str> = series.iter().map(|(l, _)| *l).collect();
+    render_with(path, (800, 520), |root| draw(root, title, x_desc, &labels, &densities, range), |root| draw(root, title, x_desc, &labels, &densities, range))
+}
+
+/// One line per series over named categories (in order): `series[i].1[k]` is series i's value
+/// at `categories[k]` (NaN leaves a gap), into a `.png` or `.svg` file.
+pub fn category_plot(path: impl AsRef<Path>, title: &str, y_desc: &str, categories: &[String], series: &[(&str, Vec<f64>)]) -> Result<(), AnalysisError> {
+    let path = path.as_ref();
+    if let Some((label, v)) = series.iter().find(|(_, v)| v.len() != categories.len()) {
+        return Err(AnalysisError::Plot { path: path.to_path_buf(), problem: format!("series `{label}` has {} values for {} categories", v.len(), categories.len()) });
+    }
+    fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, y_desc: &str, categories: &[String], series: &[(&str, Vec<f64>)]) -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let (lo, hi) = series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let pad = if hi > lo { 0.08 * (hi - lo) } else { 0.5 };
+        let (lo, hi) = if lo.is_finite() { (lo - pad, hi + pad) } else { (0.0, 1.0) };
+        let n = categories.len().max(1);
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), lo..hi)
+            .map_err(|e| err(&e))?;
+        let names = categories.to_vec();
+        chart
+            .configure_mesh()
+            .y_desc(y_desc)
+            .x_labels(n)
+            .x_label_formatter(&move |x| {
+                let k = x.round();
+                if (x - k).abs() < 1e-6 && k >= 0.0 { names.get(k as usize).cloned().unwrap_or_default() } else { String::new() }
+            })
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (i, (label, v)) in series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let points: Vec<(f64, f64)> = v.iter().enumerate().filter(|(_, y)| y.is_finite()).map(|(k, &y)| (k as f64, y)).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(*label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            chart.draw_series(points.into_iter().map(|p| Circle::new(p, 4, color.filled()))).map_err(|e| err(&e))?;
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).label_font(("sans-serif", 14)).draw().map_err(|e| err(&e))?;
+        Ok(())
+    }
+    render_with(path, (800, 520), |root| draw(root, title, y_desc, categories, series), |root| draw(root, title, y_desc, categories, series))
 }
 
 /// Renders into a PNG or an SVG by the extension of `path`; `png`/`svg` draw on each backend.

@@ -20,6 +20,7 @@
 //! | `knn_accuracy`, `knn` | weighted cosine kNN accuracy of the embeddings against the `--train-*` bank, and its settings (k, T, bank and query sizes) |
 //! | `linear_probe_accuracy`, `linear_probe` | ridge classifier accuracy (bank → embeddings, or a held-out fifth of the embeddings when there is no bank) and its settings |
 //! | `manifold` | with `--manifold-ids`: `count`, mean `radius` R_M, `dimension` D_M, `radius_sqrt_dimension`, `centroid_norm`, `centroid_similarity`, `centroid_abs_similarity` ([`crate::geometry`]) |
+//! | `mft` | with `--manifold-ids` (else the classes of `--labels`): mean-field-theory `capacity` 1/mean(1/α_M), mean `radius` R_M and `dimension` D_M, `center_correlation`, `low_rank_dims` K and `residual_correlation` after removing them, `per_manifold` [{id, size, capacity, radius, dimension}], `config` {kappa, n_t, n_reps, seed}, `manifolds_from` ([`crate::mft`]) |
 //! | `capacity` | with `--manifold-ids` (else the classes of `--labels`): `manifolds` P, `points`, `ambient_dim`, `critical_dim` N_c, `alpha` = P/N_c (or `alpha_below` = P/d when even d dimensions separate fewer than half), `curve` [[N, fraction]…], `config`, `manifolds_from` ([`crate::capacity`]) |
 
 use ndarray::ArrayView2;
@@ -27,6 +28,7 @@ use ndarray::ArrayView2;
 use crate::capacity::Capacity;
 use crate::error::AnalysisError;
 use crate::geometry::ManifoldGeometry;
+use crate::mft::Mft;
 use crate::knn::{knn_accuracy, KnnConfig};
 use crate::spectrum::{
     check_embeddings, covariance_gram_and_normalized, eigvalsh_desc, participation_ratio, power_law_fit, rankme_from_singular_values, singular_values,
@@ -204,6 +206,9 @@ pub struct EmbeddingReport {
     /// Manifold geometry (with manifold ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifold: Option<ManifoldGeometry>,
+    /// Mean-field-theory capacity, and whether its manifolds were `manifold ids` or `classes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mft: Option<ReportedMft>,
     /// Simulated capacity, and whether its manifolds were `manifold ids` or `classes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<ReportedCapacity>,
@@ -215,6 +220,16 @@ pub struct ReportedCapacity {
     /// The result.
     #[serde(flatten)]
     pub capacity: Capacity,
+    /// `manifold ids` or `classes`.
+    pub manifolds_from: String,
+}
+
+/// The `mft` key: the analysis and where its manifolds came from.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReportedMft {
+    /// The result.
+    #[serde(flatten)]
+    pub mft: Mft,
     /// `manifold ids` or `classes`.
     pub manifolds_from: String,
 }
@@ -234,6 +249,7 @@ impl EmbeddingReport {
             linear_probe_accuracy: None,
             linear_probe: None,
             manifold: None,
+            mft: None,
             capacity: None,
         })
     }

@@ -80,6 +80,7 @@ fn writes_every_key_and_the_plot() {
         "knn_accuracy",
         "linear_probe_accuracy",
         "manifold",
+        "mft",
         "capacity",
     ] {
         assert!(r.get(k).is_some(), "missing {k}");
@@ -90,12 +91,19 @@ fn writes_every_key_and_the_plot() {
     assert_eq!(r["linear_probe_accuracy"], 1.0);
     assert_eq!(r["manifold"]["count"], 20);
     assert_eq!(r["capacity"]["manifolds"], 20);
+    assert_eq!(r["mft"]["manifolds"], 20);
+    assert_eq!(r["mft"]["manifolds_from"], "manifold ids");
+    assert_eq!(r["mft"]["per_manifold"].as_array().unwrap().len(), 20);
+    assert_eq!(r["mft"]["config"]["n_t"], 200);
+    assert!(r["mft"]["capacity"].as_f64().unwrap() > 0.0 && r["mft"]["radius"].as_f64().unwrap() > 0.0);
+    assert!(stdout.contains("MFT capacity"), "{stdout}");
     // 20 manifolds of 3 points in 6 dimensions: fewer than half the balanced dichotomies are
     // separable even in all 6, so only the bound α < 20/6 is reported.
     assert!(r["capacity"]["alpha"].is_null(), "{}", r["capacity"]);
     assert!((r["capacity"]["alpha_below"].as_f64().unwrap() - 20.0 / 6.0).abs() < 1e-12);
     assert!(t.path().join("out/correlation.png").exists());
     assert!(t.path().join("out/spectrum.png").is_file());
+    assert!(t.path().join("out/centroid-similarity.png").is_file());
     // Never overwrites.
     let (ok, _, stderr) = analyze(&["--embeddings", &p("x.npy"), "--out", &p("out")]);
     assert!(!ok && stderr.contains("already exists"), "{stderr}");
@@ -113,6 +121,9 @@ fn bad_inputs_fail_with_the_file_named() {
     write_matrix(t.path().join("nan.npy"), &nan).unwrap();
     write_matrix(t.path().join("one_row.npy"), &Array2::<f32>::ones((1, 3))).unwrap();
     write_labels(t.path().join("short.npy"), &[0, 1]).unwrap();
+    // Manifold ids with a single-point manifold (id 20), and ids for only 59 of the 60 rows.
+    write_labels(t.path().join("single.npy"), &(0..60u32).map(|i| if i == 59 { 20 } else { i / 3 }).collect::<Vec<_>>()).unwrap();
+    write_labels(t.path().join("ids59.npy"), &(0..59u32).map(|i| i / 3).collect::<Vec<_>>()).unwrap();
     for (args, needle) in [
         (vec!["--embeddings", &p("junk.npy") as &str], "junk.npy"),
         (vec!["--embeddings", &p("one_d.npy")], "one_d.npy"),
@@ -124,6 +135,10 @@ fn bad_inputs_fail_with_the_file_named() {
         (vec!["--embeddings", &p("x.npy"), "--alpha-window", "100,11"], "1 <= FIRST < LAST"),
         (vec!["--embeddings", &p("x.npy"), "--labels", &p("y.npy"), "--capacity-manifolds", "1"], "--capacity-manifolds"),
         (vec!["--embeddings", &p("x.npy"), "--knn-k", "0"], "--knn-k"),
+        (vec!["--embeddings", &p("x.npy"), "--manifold-ids", &p("single.npy")], "manifold 20 has 1 point"),
+        (vec!["--embeddings", &p("x.npy"), "--manifold-ids", &p("ids59.npy")], "59 manifold ids for 60 embeddings"),
+        (vec!["--embeddings", &p("x.npy"), "--labels", &p("y.npy"), "--mft-kappa", "-1"], "--mft-kappa"),
+        (vec!["--embeddings", &p("x.npy"), "--labels", &p("y.npy"), "--mft-reps", "0"], "--mft-reps"),
     ] {
         let out = p(&format!("out-{}", needle.len()));
         let mut full = args.clone();
@@ -149,6 +164,8 @@ fn svg_plots_and_class_capacity() {
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.path().join("out/report.json")).unwrap()).unwrap();
     assert_eq!(r["capacity"]["manifolds_from"], "classes");
     assert_eq!(r["capacity"]["manifolds"], 3);
+    assert_eq!(r["mft"]["manifolds_from"], "classes");
+    assert_eq!(r["mft"]["manifolds"], 3);
     // The critical dimension of three class clusters lies within the ambient six.
     assert!(r["capacity"]["critical_dim"].as_f64().is_some_and(|n| (1.0..=6.0).contains(&n)));
 }

@@ -5,11 +5,14 @@
 //!     [--train-embeddings Xtr.npy --train-labels ytr.npy] [--alpha-window 11,100]
 //!     [--manifold-ids m.npy] [--probe-lambda 1.0]
 //!     [--collapse-threshold 1e-5] [--knn-k 200 --knn-temperature 0.1]
-//!     [--capacity-trials 40 --capacity-manifolds 64 --capacity-points 32] [--format png|svg] --out DIR
+//!     [--capacity-trials 40 --capacity-manifolds 64 --capacity-points 32]
+//!     [--mft-n-t 200 --mft-kappa 0 --mft-reps 10 --mft-seed 0] [--format png|svg] --out DIR
 //! ```
 //! Writes `DIR/report.json` (keys documented in `ssl_analysis::report` and `docs/methods.md`),
 //! `DIR/spectrum.{png,svg}` and `DIR/correlation.{png,svg}` (heat map of the feature correlation
-//! matrix, first 64 dimensions), each written whole or not at all (`ssl_io::atomic`). An existing
+//! matrix, first 64 dimensions), with `--manifold-ids` or `--labels` also
+//! `DIR/centroid-similarity.{png,svg}` (histograms of the cosine similarity between manifold
+//! centroids and between class centroids), each written whole or not at all (`ssl_io::atomic`). An existing
 //! `DIR/report.json` is never overwritten.
 
 use std::path::PathBuf;
@@ -17,11 +20,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ssl_analysis::capacity::{simulated_capacity, subsample_rows, CapacityConfig};
-use ssl_analysis::geometry::manifold_geometry;
+use ssl_analysis::geometry::{centroid_cosines, manifold_geometry};
 use ssl_analysis::knn::KnnConfig;
-use ssl_analysis::plot::{heatmap_plot, spectrum_plot, SpectrumSeries};
+use ssl_analysis::mft::{mft_analysis, MftConfig};
+use ssl_analysis::plot::{heatmap_plot, histogram_plot, spectrum_plot, SpectrumSeries};
 use ssl_analysis::probe::{holdout_split, linear_probe_accuracy};
-use ssl_analysis::report::{EmbeddingReport, LinearProbeSummary, ReportOptions, ReportedCapacity, SpectrumOptions};
+use ssl_analysis::report::{EmbeddingReport, LinearProbeSummary, ReportOptions, ReportedCapacity, ReportedMft, SpectrumOptions};
 use ssl_analysis::{npy, AnalysisError};
 use ssl_io::{write_new_atomic, write_new_bytes_atomic, AtomicError};
 
@@ -68,6 +72,19 @@ struct Args {
     /// At most this many points per manifold enter the capacity simulation (evenly strided).
     #[arg(long, default_value_t = 32)]
     capacity_points: usize,
+    /// Gaussian vectors per manifold in the mean-field-theory (MFT) capacity analysis (0 skips
+    /// it). Manifolds are the --manifold-ids groups, or the classes of --labels.
+    #[arg(long, default_value_t = 200)]
+    mft_n_t: usize,
+    /// Margin kappa of the MFT analysis.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    mft_kappa: f64,
+    /// Random restarts per rank of the MFT centre-correlation removal.
+    #[arg(long, default_value_t = 10)]
+    mft_reps: usize,
+    /// Seed of the MFT analysis's Gaussian vectors and restarts.
+    #[arg(long, default_value_t = 0)]
+    mft_seed: u64,
     /// Plot file format.
     #[arg(long, value_parser = ["png", "svg"], default_value = "png")]
     format: String,
@@ -89,7 +106,10 @@ fn main() -> ExitCode {
 
 /// Whether a file in `--out` is one this command writes.
 fn is_own_output(name: &str) -> bool {
-    matches!(name, "report.json" | "spectrum.png" | "spectrum.svg" | "correlation.png" | "correlation.svg")
+    matches!(
+        name,
+        "report.json" | "spectrum.png" | "spectrum.svg" | "correlation.png" | "correlation.svg" | "centroid-similarity.png" | "centroid-similarity.svg"
+    )
 }
 
 fn bad(name: &'static str, problem: String) -> AnalysisError {
@@ -127,13 +147,31 @@ fn run(a: Args) -> Result<(), AnalysisError> {
     if a.capacity_trials > 0 && a.capacity_points < 1 {
         return Err(bad("--capacity-points", "0: expected at least 1 point per manifold (or --capacity-trials 0)".into()));
     }
+    let mft_cfg = MftConfig { kappa: a.mft_kappa, n_t: a.mft_n_t.max(1), n_reps: a.mft_reps, seed: a.mft_seed };
+    if a.mft_n_t > 0 {
+        mft_cfg.check().map_err(|e| match e {
+            AnalysisError::Param { name, problem } => bad(
+                match name {
+                    "kappa" => "--mft-kappa",
+                    "n_reps" => "--mft-reps",
+                    _ => "--mft-n-t",
+                },
+                problem,
+            ),
+            other => other,
+        })?;
+    }
     if a.knn_k == 0 || !(a.knn_temperature > 0.0 && a.knn_temperature.is_finite()) {
         return Err(bad("--knn-k/--knn-temperature", format!("k = {}, T = {}: expected k >= 1 and a finite T > 0", a.knn_k, a.knn_temperature)));
     }
     // Nothing of the user's is overwritten: the folder is new, empty or holds only this
     // command's outputs, and every file this command writes must be new.
     let report_path = a.out.join("report.json");
-    let outputs = [report_path.clone(), a.out.join(format!("spectrum.{}", a.format)), a.out.join(format!("correlation.{}", a.format))];
+    let histogram_path = a.out.join(format!("centroid-similarity.{}", a.format));
+    let mut outputs = vec![report_path.clone(), a.out.join(format!("spectrum.{}", a.format)), a.out.join(format!("correlation.{}", a.format))];
+    if a.manifold_ids.is_some() || a.labels.is_some() {
+        outputs.push(histogram_path.clone());
+    }
     ssl_io::check_output_folder(&a.out, &outputs, is_own_output)?;
     let x = npy::read_matrix(&a.embeddings)?;
     let named = |e: AnalysisError, path: &PathBuf| match e {
@@ -184,6 +222,13 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         })?;
         report.capacity = Some(ReportedCapacity { capacity, manifolds_from: kind.into() });
     }
+    if let (Some((path, ids, kind)), true) = (capacity_groups, a.mft_n_t > 0) {
+        let mft = mft_analysis(x.view(), ids, mft_cfg).map_err(|e| match e {
+            AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
+            other => other,
+        })?;
+        report.mft = Some(ReportedMft { mft, manifolds_from: kind.into() });
+    }
     if let (Some(tx), Some(ty)) = (&a.train_embeddings, &a.train_labels) {
         let Some((_, query_labels)) = &labels else {
             return Err(bad("--labels", "the kNN probe needs --labels for the query embeddings".into()));
@@ -217,6 +262,19 @@ fn run(a: Args) -> Result<(), AnalysisError> {
     let corr_path = a.out.join(format!("correlation.{}", a.format));
     let corr_title = format!("feature correlation (first {shown} dims)");
     write_new_atomic(&corr_path, |tmp| heatmap_plot(tmp, &corr_title, corr.view(), Some((-1.0, 1.0)))).map_err(atomic_error)?;
+    // Centroid cosine similarities (MMCR Fig. 5): augmentation manifolds and classes side by side.
+    let mut cosines: Vec<(&str, Vec<f64>)> = Vec::new();
+    if let Some(g) = &report.manifold {
+        cosines.push(("manifold centroids (--manifold-ids)", g.centroid_cosines.clone()));
+    }
+    if let Some((_, y)) = &labels {
+        cosines.push(("class centroids (--labels)", centroid_cosines(x.view(), y)?));
+    }
+    if !cosines.is_empty() {
+        let series: Vec<(&str, &[f64])> = cosines.iter().map(|(l, v)| (*l, v.as_slice())).collect();
+        write_new_atomic(&histogram_path, |tmp| histogram_plot(tmp, "cosine similarity between centroids", "cosine similarity", &series, (-1.0, 1.0), 40))
+            .map_err(atomic_error)?;
+    }
     let text = serde_json::to_string_pretty(&report).map_err(|e| bad("report", e.to_string()))?;
     // Never replaces a report.json, even one that appeared while this one was computed.
     write_new_bytes_atomic(&report_path, text).map_err(|e| atomic_error(e.map_write(|n| match n {})))?;
@@ -241,6 +299,12 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         if let Some(alpha) = c.alpha {
             println!("simulated capacity alpha {alpha:.3} ({} manifolds)", c.manifolds);
         }
+    }
+    if let Some(m) = report.mft.as_ref().map(|r| &r.mft) {
+        println!(
+            "MFT capacity {:.4}, radius {:.4}, dimension {:.3} ({} manifolds; centre correlation {:.3}, {:.3} after removing {} dims)",
+            m.capacity, m.radius, m.dimension, m.manifolds, m.center_correlation, m.residual_correlation, m.low_rank_dims
+        );
     }
     println!("wrote {}, {} and {}", report_path.display(), spectrum_path.display(), corr_path.display());
     Ok(())
