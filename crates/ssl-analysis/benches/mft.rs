@@ -26,7 +26,7 @@ fn data() -> (Array2<f32>, Vec<u32>) {
     };
     // Centre of manifold p plus a 10-dimensional spread of amplitude ½.
     let x = Array2::from_shape_fn((P * M, N), |(r, j)| {
-        let (p, k) = (r / M, r % M);
+        let p = r / M;
         let spread: f64 = (0..10).map(|a| hash(p * 10 + a, j + 7) * hash(r, a + 1000)).sum();
         (4.0 * hash(p, j) + 0.5 * spread) as f32
     });

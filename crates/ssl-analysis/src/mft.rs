@@ -176,6 +176,7 @@ pub struct Draws<'a> {
 /// or the given `draws`. Ids in the result are the manifolds' positions.
 pub fn mft_of_manifolds(manifolds: &[Array2<f64>], cfg: MftConfig, draws: Option<Draws>) -> Result<Mft, AnalysisError> {
     cfg.check()?;
+    let _blas = crate::SingleThreadedBlas::new();
     let p = manifolds.len();
     if p < 2 {
         return Err(AnalysisError::Shape(format!("{p} manifold: the MFT analysis needs at least 2")));
@@ -345,7 +346,13 @@ pub fn nnls(a: ArrayView2<f64>, gram: &Array2<f64>, b: ArrayView1<f64>) -> Array
     let mut passive = vec![false; m];
     let mut excluded = vec![false; m];
     for _ in 0..3 * m + 10 {
-        let w = a.t().dot(&(&b - &a.dot(&x)));
+        // w = Aᵀ(b − Ax) = Aᵀb − G x over the few non-zero coefficients.
+        let mut w = atb.clone();
+        for (i, &xi) in x.iter().enumerate() {
+            if xi != 0.0 {
+                w.scaled_add(-xi, &gram.column(i));
+            }
+        }
         let Some(j) = (0..m).filter(|&i| !passive[i] && !excluded[i]).max_by(|&i, &k| w[i].total_cmp(&w[k])) else { break };
         if w[j] <= tol {
             break;
@@ -441,7 +448,7 @@ fn centre_low_rank(centres: &Array2<f64>, n_reps: usize, seed: u64, restarts: Op
     if max_k == 0 {
         return Ok(LowRank { subspace: None, rank: 0, center_correlation, residual_correlation: center_correlation });
     }
-    let c = x.dot(&x.t());
+    let c = x.dot(&x.t()).as_standard_layout().into_owned();
     let mut res_coeff: Vec<f64> = Vec::new();
     let mut solutions: Vec<Array2<f64>> = Vec::new();
     let mut v1: Option<Array2<f64>> = None;
@@ -491,26 +498,47 @@ fn centre_low_rank(centres: &Array2<f64>, n_reps: usize, seed: u64, restarts: Op
     Ok(LowRank { subspace: Some(proj.dot(&solutions[best_k])), rank: best_k + 1, center_correlation, residual_correlation: res_coeff[best_k] })
 }
 
-/// The decorrelation cost `½ Σ (C − ccᵀ)² / (c0 c0ᵀ)` and its Euclidean gradient in V.
-fn corr_cost(x: &Array2<f64>, c_full: &Array2<f64>, v: &Array2<f64>) -> (f64, Array2<f64>) {
-    let c = x.dot(v); // P × K
-    let p = x.nrows();
-    let c0: Array1<f64> = (0..p).map(|i| c_full[[i, i]] - c.row(i).dot(&c.row(i))).collect();
-    let a = c_full - &c.dot(&c.t());
-    let mut pf1 = Array2::<f64>::zeros((p, p));
+/// c = XV, ccᵀ (P × P, standard layout) and c0 = diag C − diag ccᵀ.
+fn projections(x: &Array2<f64>, c_full: &Array2<f64>, v: &Array2<f64>) -> (Array2<f64>, Array2<f64>, Vec<f64>) {
+    let c = x.dot(v);
+    let cct = c.dot(&c.t()).as_standard_layout().into_owned();
+    let c0 = (0..x.nrows()).map(|i| c_full[[i, i]] - cct[[i, i]]).collect();
+    (c, cct, c0)
+}
+
+/// The decorrelation cost `½ Σ (C − ccᵀ)² / (c0 c0ᵀ)` alone (for the line search).
+fn corr_cost_only(x: &Array2<f64>, c_full: &Array2<f64>, v: &Array2<f64>) -> f64 {
+    let (_, cct, c0) = projections(x, c_full, v);
+    let inv: Vec<f64> = c0.iter().map(|v| 1.0 / v).collect();
     let mut cost = 0.0;
-    let mut pf2_c0 = Array1::<f64>::zeros(p);
-    for i in 0..p {
-        for j in 0..p {
-            let b = c0[i] * c0[j];
-            let r = a[[i, j]] / b;
-            pf1[[i, j]] = r;
-            cost += a[[i, j]] * r;
-            // Σ_j PF2[i, j] c0[j] with PF2 = A²/B².
-            pf2_c0[i] += r * r * c0[j];
-        }
+    for ((crow, prow), &inv_i) in c_full.rows().into_iter().zip(cct.rows()).zip(&inv) {
+        let (crow, prow) = (crow.as_slice().expect("standard layout"), prow.as_slice().expect("standard layout"));
+        let row: f64 = crow.iter().zip(prow).zip(&inv).map(|((&cij, &pij), &inv_j)| (cij - pij) * (cij - pij) * inv_j).sum();
+        cost += row * inv_i;
     }
-    // ∂/∂V = −2 Xᵀ PF1 c + 2 Xᵀ diag(PF2 c0) c.
+    cost / 2.0
+}
+
+/// The decorrelation cost `½ Σ (C − ccᵀ)² / (c0 c0ᵀ)` and its Euclidean gradient in V:
+/// with A = C − ccᵀ, PF1 = A/(c0c0ᵀ) and PF2 = PF1², `∂/∂V = −2 Xᵀ PF1 c + 2 Xᵀ diag(PF2 c0) c`.
+fn corr_cost(x: &Array2<f64>, c_full: &Array2<f64>, v: &Array2<f64>) -> (f64, Array2<f64>) {
+    let (c, mut pf1, c0) = projections(x, c_full, v);
+    let inv: Vec<f64> = c0.iter().map(|v| 1.0 / v).collect();
+    let mut cost = 0.0;
+    let mut pf2_c0 = Array1::<f64>::zeros(x.nrows());
+    for (i, (crow, mut prow)) in c_full.rows().into_iter().zip(pf1.rows_mut()).enumerate() {
+        let (crow, prow) = (crow.as_slice().expect("standard layout"), prow.as_slice_mut().expect("standard layout"));
+        let (mut row_cost, mut row_pf2) = (0.0, 0.0);
+        for (j, (&cij, p)) in crow.iter().zip(prow.iter_mut()).enumerate() {
+            let a = cij - *p;
+            let r = a * inv[i] * inv[j];
+            *p = r;
+            row_cost += a * r;
+            row_pf2 += r * r * c0[j];
+        }
+        cost += row_cost;
+        pf2_c0[i] = row_pf2;
+    }
     let scaled = &c * &pf2_c0.view().insert_axis(Axis(1));
     let grad = (x.t().dot(&(scaled - pf1.dot(&c)))) * 2.0;
     (cost / 2.0, grad)
@@ -556,12 +584,12 @@ fn stiefel_minimise(x: &Array2<f64>, c_full: &Array2<f64>, v0: Array2<f64>) -> R
         let norm_d = inner(&desc, &desc).sqrt();
         let mut alpha = old_alpha.unwrap_or(1.0 / norm_d);
         let mut new_v = retract(&v, &(&desc * alpha))?;
-        let mut new_cost = corr_cost(x, c_full, &new_v).0;
+        let mut new_cost = corr_cost_only(x, c_full, &new_v);
         let mut evals = 1;
         while new_cost > cost + 0.5 * alpha * df0 && evals <= 10 {
             alpha *= 0.5;
             new_v = retract(&v, &(&desc * alpha))?;
-            new_cost = corr_cost(x, c_full, &new_v).0;
+            new_cost = corr_cost_only(x, c_full, &new_v);
             evals += 1;
         }
         if new_cost > cost {
@@ -570,7 +598,7 @@ fn stiefel_minimise(x: &Array2<f64>, c_full: &Array2<f64>, v0: Array2<f64>) -> R
         }
         old_alpha = Some(if evals == 2 { alpha } else { 2.0 * alpha });
         let step = alpha * norm_d;
-        let (c_new, eg_new) = corr_cost(x, c_full, &new_v);
+        let (_, eg_new) = corr_cost(x, c_full, &new_v);
         let new_grad = proj(&new_v, &eg_new);
         let old_grad = proj(&new_v, &grad);
         let desc_t = proj(&new_v, &desc);
@@ -579,7 +607,7 @@ fn stiefel_minimise(x: &Array2<f64>, c_full: &Array2<f64>, v0: Array2<f64>) -> R
         let beta = if denom != 0.0 { (inner(&new_grad, &diff) / denom).max(0.0) } else { 0.0 };
         desc = &desc_t * beta - &new_grad;
         v = new_v;
-        cost = c_new;
+        cost = new_cost.min(cost);
         grad = new_grad;
         if step < 1e-10 {
             break;
@@ -597,7 +625,8 @@ mod tests {
         let x = gaussian((7, 5), 3, 0);
         let c_full = x.dot(&x.t());
         let (v, _) = gaussian((5, 2), 3, 1).qr().unwrap();
-        let (_, g) = corr_cost(&x, &c_full, &v);
+        let (f, g) = corr_cost(&x, &c_full, &v);
+        assert!((corr_cost_only(&x, &c_full, &v) - f).abs() < 1e-12 * f.abs());
         let h = 1e-6;
         for i in 0..5 {
             for k in 0..2 {

@@ -253,13 +253,27 @@ pub fn histogram_density(values: &[f64], range: (f64, f64), bins: usize) -> Vec<
 
 /// Overlaid histograms (densities as step outlines, one colour and legend entry per series) of
 /// values over `range` in `bins` bins, into a `.png` or `.svg` file.
-pub fn histogram_plot(path: impl AsRef<Path>, title: &str, x_desc: &str, series: &[(&str, &[f64])], range: (f64, f64), bins: usize) -> Result<(), AnalysisError> {
+pub fn histogram_plot(
+    path: impl AsRef<Path>,
+    title: &str,
+    x_desc: &str,
+    series: &[(&str, &[f64])],
+    range: (f64, f64),
+    bins: usize,
+) -> Result<(), AnalysisError> {
     let path = path.as_ref();
     if bins == 0 || !(range.1 > range.0) {
         return Err(AnalysisError::Plot { path: path.to_path_buf(), problem: format!("{bins} bins over {range:?}: expected bins >= 1 and lo < hi") });
     }
     let densities: Vec<Vec<f64>> = series.iter().map(|(_, v)| histogram_density(v, range, bins)).collect();
-    fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, x_desc: &str, labels: &[&str], densities: &[Vec<f64>], range: (f64, f64)) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        root: &DrawingArea<DB, Shift>,
+        title: &str,
+        x_desc: &str,
+        labels: &[&str],
+        densities: &[Vec<f64>],
+        range: (f64, f64),
+    ) -> Result<(), String> {
         let err = |e: &dyn std::fmt::Display| e.to_string();
         let top = densities.iter().flatten().fold(0f64, |a, &b| a.max(b)).max(1e-9) * 1.1;
         root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -299,11 +313,24 @@ pub fn histogram_plot(path: impl AsRef<Path>, title: &str, x_desc: &str, series:
 pub fn category_plot(path: impl AsRef<Path>, title: &str, y_desc: &str, categories: &[String], series: &[(&str, Vec<f64>)]) -> Result<(), AnalysisError> {
     let path = path.as_ref();
     if let Some((label, v)) = series.iter().find(|(_, v)| v.len() != categories.len()) {
-        return Err(AnalysisError::Plot { path: path.to_path_buf(), problem: format!("series `{label}` has {} values for {} categories", v.len(), categories.len()) });
+        return Err(AnalysisError::Plot {
+            path: path.to_path_buf(),
+            problem: format!("series `{label}` has {} values for {} categories", v.len(), categories.len()),
+        });
     }
-    fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, y_desc: &str, categories: &[String], series: &[(&str, Vec<f64>)]) -> Result<(), String> {
+    fn draw<DB: DrawingBackend>(
+        root: &DrawingArea<DB, Shift>,
+        title: &str,
+        y_desc: &str,
+        categories: &[String],
+        series: &[(&str, Vec<f64>)],
+    ) -> Result<(), String> {
         let err = |e: &dyn std::fmt::Display| e.to_string();
-        let (lo, hi) = series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let (lo, hi) = series
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
         let pad = if hi > lo { 0.08 * (hi - lo) } else { 0.5 };
         let (lo, hi) = if lo.is_finite() { (lo - pad, hi + pad) } else { (0.0, 1.0) };
         let n = categories.len().max(1);
@@ -322,7 +349,11 @@ pub fn category_plot(path: impl AsRef<Path>, title: &str, y_desc: &str, categori
             .x_labels(n)
             .x_label_formatter(&move |x| {
                 let k = x.round();
-                if (x - k).abs() < 1e-6 && k >= 0.0 { names.get(k as usize).cloned().unwrap_or_default() } else { String::new() }
+                if (x - k).abs() < 1e-6 && k >= 0.0 {
+                    names.get(k as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
             })
             .label_style(("sans-serif", 14))
             .draw()

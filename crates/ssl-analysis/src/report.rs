@@ -28,8 +28,8 @@ use ndarray::ArrayView2;
 use crate::capacity::Capacity;
 use crate::error::AnalysisError;
 use crate::geometry::ManifoldGeometry;
-use crate::mft::Mft;
 use crate::knn::{knn_accuracy, KnnConfig};
+use crate::mft::Mft;
 use crate::spectrum::{
     check_embeddings, covariance_gram_and_normalized, eigvalsh_desc, participation_ratio, power_law_fit, rankme_from_singular_values, singular_values,
     PowerLawFit,
