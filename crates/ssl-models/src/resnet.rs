@@ -162,6 +162,7 @@ pub struct ResNet {
     conv1: nn::Conv2D,
     bn1: nn::BatchNorm,
     stem: Stem,
+    depth: Depth,
     blocks: Vec<Block>,
     out_dim: i64,
 }
@@ -186,25 +187,46 @@ impl ResNet {
                 cin = planes * cfg.depth.expansion();
             }
         }
-        ResNet { conv1, bn1, stem: cfg.stem, blocks, out_dim: cin }
+        ResNet { conv1, bn1, stem: cfg.stem, depth: cfg.depth, blocks, out_dim: cin }
     }
 
     /// Dimension of the representation (width × 8 × expansion).
     pub fn out_dim(&self) -> i64 {
         self.out_dim
     }
-}
 
-impl ModuleT for ResNet {
-    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+    /// Number of residual stages (`layer1` … `layer4`).
+    pub const STAGES: usize = 4;
+
+    /// The forward pass with what each stage gives: `[stem, layer1, layer2, layer3, layer4]`
+    /// (feature maps `[B, C, H, W]`; the stem after its ReLU and, for the ImageNet stem, its
+    /// max-pool), each passed through `keep` as soon as it is computed (so a caller can pool it
+    /// and drop the map before the next stage), then the pooled representation `[B, out_dim]`.
+    pub fn forward_stages(&self, x: &Tensor, train: bool, mut keep: impl FnMut(usize, &Tensor)) -> Tensor {
         let mut h = x.apply(&self.conv1).apply_t(&self.bn1, train);
         let _ = h.relu_();
         if self.stem == Stem::Imagenet {
             h = h.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
         }
+        keep(0, &h);
+        let mut stage = 0;
+        let mut seen = 0;
+        let per_stage = self.depth.blocks();
         for b in &self.blocks {
             h = b.forward(&h, train);
+            seen += 1;
+            if seen == per_stage[stage] {
+                keep(stage + 1, &h);
+                stage += 1;
+                seen = 0;
+            }
         }
         h.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+    }
+}
+
+impl ModuleT for ResNet {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        self.forward_stages(x, train, |_, _| {})
     }
 }

@@ -66,6 +66,29 @@ fn output_shapes_for_stems_widths_and_channels() {
     }
 }
 
+/// The stages' feature maps: torchvision's shapes (channels width·2^s·expansion, side halved
+/// from stage 2 on), and the pooled output equal to the plain forward pass.
+#[test]
+fn stage_outputs_have_torchvision_shapes() {
+    for (depth, stem, side, expansion) in [(Depth::R18, Stem::Cifar, 32, 1), (Depth::R50, Stem::Imagenet, 64, 4)] {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = ResNet::new(&vs.root(), &ResNetConfig { depth, stem, in_channels: 3, width: 8, zero_init_residual: false });
+        let x = Tensor::randn([2, 3, side, side], (Kind::Float, Device::Cpu));
+        let mut shapes = Vec::new();
+        let pooled = net.forward_stages(&x, false, |stage, h| shapes.push((stage, h.size())));
+        let s0 = if stem == Stem::Imagenet { side / 4 } else { side };
+        let want: Vec<(usize, Vec<i64>)> = vec![
+            (0, vec![2, 8, s0, s0]),
+            (1, vec![2, 8 * expansion, s0, s0]),
+            (2, vec![2, 16 * expansion, s0 / 2, s0 / 2]),
+            (3, vec![2, 32 * expansion, s0 / 4, s0 / 4]),
+            (4, vec![2, 64 * expansion, s0 / 8, s0 / 8]),
+        ];
+        assert_eq!(shapes, want, "{depth:?}");
+        assert_eq!((pooled - net.forward_t(&x, false)).abs().max().double_value(&[]), 0.0);
+    }
+}
+
 #[test]
 fn initialisation_is_torchvision_s() {
     let vs = nn::VarStore::new(Device::Cpu);

@@ -84,6 +84,22 @@ enum Cmd {
         /// cpu, cuda or auto.
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
+        /// Comma-separated layers: input, stem, layer1, layer2, layer3, layer4, pool, projector
+        /// (feature maps average-pooled over H x W). Default: the representation and projector.
+        #[arg(long, value_delimiter = ',')]
+        layers: Option<Vec<ssl_train::cmd::export::Layer>>,
+        /// Augmentation manifolds: K views of each image (with --images).
+        #[arg(long, requires = "images")]
+        views: Option<usize>,
+        /// Augmentation manifolds: the first N images of the split (with --views).
+        #[arg(long, requires = "views")]
+        images: Option<usize>,
+        /// The pipeline drawing the views: train (the run's), simclr, mmcr or byol.
+        #[arg(long, default_value = "train", requires = "views")]
+        pipeline: ssl_train::cmd::export::ViewPipeline,
+        /// The training epoch whose views are reproduced.
+        #[arg(long, default_value_t = 0, requires = "views")]
+        epoch: u64,
     },
     /// Evaluate a run: kNN, linear probe, fine-tuning on 1%/10% of labels, distillation.
     Eval {
@@ -298,9 +314,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("spectra: {}", plot.display());
             Ok(())
         }
-        Cmd::Export { run, split, out, device } => {
+        Cmd::Export { run, split, out, device, layers, views, images, pipeline, epoch } => {
             let split = if split == "train" { ssl_data::Split::Train } else { ssl_data::Split::Test };
-            for p in ssl_train::cmd::export::export(&run, split, out, device)? {
+            let views = views.zip(images).map(|(views, images)| ssl_train::cmd::export::ViewsExport { views, images, pipeline, epoch });
+            let opts = ssl_train::cmd::export::ExportOptions { split, out, device, layers, views };
+            for p in ssl_train::cmd::export::export(&run, &opts)? {
                 println!("wrote {}", p.display());
             }
             Ok(())

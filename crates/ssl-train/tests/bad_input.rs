@@ -92,7 +92,7 @@ fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
     // Run folders in each state: finished (with an export), stopped after one step.
     let runs = t.join("runs");
     train(&cfg, &options(&runs, "done")).unwrap();
-    ssl_train::cmd::export::export(&runs.join("done"), ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap();
+    ssl_train::cmd::export::export(&runs.join("done"), &cpu_export()).unwrap();
     let stopped = RunOptions { stop_after_steps: Some(1), ..options(&runs, "stopped") };
     assert!(train(&cfg, &stopped).is_err(), "an interrupted run reports the interruption");
 
@@ -254,4 +254,9 @@ fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
     println!("{} bad-input cases refused cleanly", cases.len());
+}
+
+/// The plain export of the test split, on the CPU.
+fn cpu_export() -> ssl_train::cmd::export::ExportOptions {
+    ssl_train::cmd::export::ExportOptions { device: ssl_models::DeviceChoice::Cpu, ..ssl_train::cmd::export::ExportOptions::plain(ssl_data::Split::Test) }
 }

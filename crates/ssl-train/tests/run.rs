@@ -124,12 +124,12 @@ fn a_tiny_run_writes_a_complete_run_folder() {
     assert!(report["collapsed_dims"].as_u64().unwrap() <= 32);
 
     // The checkpoint reloads to the very same network: exported test embeddings equal the run's.
-    let files = ssl_train::cmd::export::export(&dir, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap();
+    let files = ssl_train::cmd::export::export(&dir, &cpu_export()).unwrap();
     assert_eq!(files.len(), 3);
     assert_eq!(ssl_analysis::npy::read_matrix(&files[0]).unwrap(), x);
     assert_eq!(ssl_analysis::npy::read_matrix(&files[1]).unwrap().dim(), (40, 16));
     assert_eq!(ssl_analysis::npy::read_labels(&files[2]).unwrap(), ssl_analysis::npy::read_labels(dir.join("labels.npy")).unwrap());
-    let again = ssl_train::cmd::export::export(&dir, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err().to_string();
+    let again = ssl_train::cmd::export::export(&dir, &cpu_export()).unwrap_err().to_string();
     assert!(again.contains("already exists"), "{again}");
     let ckpt: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("checkpoint.json")).unwrap()).unwrap();
     assert_eq!((ckpt["epoch"].as_u64(), ckpt["step"].as_u64(), ckpt["finished"].as_bool()), (Some(2), Some(12), Some(true)));
@@ -166,10 +166,10 @@ fn a_corrupt_checkpoint_is_an_error_not_a_panic() {
     let cfg = tiny_config(&data);
     std::fs::write(run.join("config.toml"), cfg.to_toml()).unwrap();
     std::fs::write(run.join("checkpoint.safetensors"), b"garbage").unwrap();
-    let err = format!("{:#}", ssl_train::cmd::export::export(&run, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err());
+    let err = format!("{:#}", ssl_train::cmd::export::export(&run, &cpu_export()).unwrap_err());
     assert!(err.contains("checkpoint.safetensors") && err.contains("corrupt"), "{err}");
     std::fs::remove_file(run.join("checkpoint.safetensors")).unwrap();
-    let err = format!("{:#}", ssl_train::cmd::export::export(&run, ssl_data::Split::Test, None, ssl_models::DeviceChoice::Cpu).unwrap_err());
+    let err = format!("{:#}", ssl_train::cmd::export::export(&run, &cpu_export()).unwrap_err());
     assert!(err.contains("no checkpoint"), "{err}");
 }
 
@@ -386,4 +386,9 @@ print(json.dumps(out))
     let histos = tb["histograms"]["monitor/log10_eigenvalues"].as_array().expect("the monitor's spectrum histogram");
     assert_eq!(histos.len(), 2);
     assert!(histos.iter().all(|h| h[1].as_f64().unwrap() >= 1.0));
+}
+
+/// The plain export of the test split, on the CPU.
+fn cpu_export() -> ssl_train::cmd::export::ExportOptions {
+    ssl_train::cmd::export::ExportOptions { device: ssl_models::DeviceChoice::Cpu, ..ssl_train::cmd::export::ExportOptions::plain(ssl_data::Split::Test) }
 }
