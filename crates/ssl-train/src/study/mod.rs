@@ -7,7 +7,11 @@
 //!   linear toy models: strong augmentation, implicit regularisation, depth sweep; see
 //!   [`collapse_toy`]) and part `projector` (the projector ablation on Fashion-MNIST; see
 //!   [`collapse_projector`]).
+//! * `capacity` — manifold capacity by layer (MMCR, Yerxa et al. 2023; seed 003): MMCR, SimCLR and
+//!   Barlow Twins on the same data, mean-field-theory capacity of augmentation and class manifolds
+//!   per layer (see [`capacity`]).
 
+pub mod capacity;
 pub mod collapse_projector;
 pub mod collapse_toy;
 pub mod toy;
@@ -22,6 +26,8 @@ use serde::Serialize;
 pub enum Study {
     /// Dimensional collapse (DirectCLR, seed 000).
     Collapse,
+    /// Manifold capacity by layer (MMCR, seed 003).
+    Capacity,
 }
 
 /// A part of a study.
@@ -31,6 +37,8 @@ pub enum Part {
     Toy,
     /// The projector ablation on real data (collapse).
     Projector,
+    /// Capacity, radius and dimension layer by layer (capacity).
+    Layers,
 }
 
 impl Study {
@@ -38,6 +46,7 @@ impl Study {
     pub fn parts(self) -> &'static [Part] {
         match self {
             Study::Collapse => &[Part::Toy, Part::Projector],
+            Study::Capacity => &[Part::Layers],
         }
     }
 
@@ -45,6 +54,7 @@ impl Study {
     pub fn name(self) -> &'static str {
         match self {
             Study::Collapse => "collapse",
+            Study::Capacity => "capacity",
         }
     }
 }
@@ -90,6 +100,9 @@ pub fn check(study: Study, opts: &StudyOptions) -> Result<Part> {
     if part == Part::Projector {
         collapse_projector::check(&projector_budget(opts))?;
     }
+    if part == Part::Layers {
+        capacity::check(&capacity_budget(opts))?;
+    }
     // A study's folder holds only what the study writes: never a user's files.
     ssl_io::check_output_folder(&opts.out, &[], |_| false)?;
     Ok(part)
@@ -98,6 +111,11 @@ pub fn check(study: Study, opts: &StudyOptions) -> Result<Part> {
 fn projector_budget(opts: &StudyOptions) -> collapse_projector::ProjectorBudget {
     let d = collapse_projector::ProjectorBudget::default();
     collapse_projector::ProjectorBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit) }
+}
+
+fn capacity_budget(opts: &StudyOptions) -> capacity::CapacityBudget {
+    let d = capacity::CapacityBudget::default();
+    capacity::CapacityBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit) }
 }
 
 /// Runs a study's part; returns the `summary.md` text.
@@ -111,6 +129,10 @@ pub fn run(study: Study, opts: &StudyOptions) -> Result<String> {
         (Study::Collapse, Part::Projector) => {
             collapse_projector::run(&out, projector_budget(opts), opts.device, opts.threads)?;
         }
+        (Study::Capacity, Part::Layers) => {
+            capacity::run(&out, capacity_budget(opts), opts.device, opts.threads)?;
+        }
+        (study, part) => unreachable!("check() admits only a study's own parts, not {study:?} {part:?}"),
     }
     std::fs::read_to_string(out.dir().join("summary.md")).context("cannot read back summary.md")
 }
