@@ -15,38 +15,46 @@ pub struct MlpConfig {
     /// BatchNorm after each hidden linear layer.
     #[serde(default)]
     pub batch_norm: bool,
+    /// A bias in the output layer (torch's default; MMCR's and Barlow Twins' official heads
+    /// have none).
+    #[serde(default = "yes")]
+    pub output_bias: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl MlpConfig {
     /// SimCLR v1's head: Linear → ReLU → Linear, no BatchNorm.
     pub fn simclr_v1(input: i64, hidden: i64, output: i64) -> Self {
-        MlpConfig { dims: vec![input, hidden, output], batch_norm: false }
+        MlpConfig { dims: vec![input, hidden, output], batch_norm: false, output_bias: true }
     }
 
     /// SimCLR v2's 3-layer head with BatchNorm (Chen et al. 2020b): in → hidden → hidden → out.
     pub fn simclr_v2(input: i64, hidden: i64, output: i64) -> Self {
-        MlpConfig { dims: vec![input, hidden, hidden, output], batch_norm: true }
+        MlpConfig { dims: vec![input, hidden, hidden, output], batch_norm: true, output_bias: true }
     }
 
     /// A single linear layer (the DirectCLR paper's linear-projector ablation).
     pub fn linear(input: i64, output: i64) -> Self {
-        MlpConfig { dims: vec![input, output], batch_norm: false }
+        MlpConfig { dims: vec![input, output], batch_norm: false, output_bias: true }
     }
 
     /// Barlow Twins' projector: three linear layers of `width` (8192 in the paper), BN + ReLU
     /// between them.
     pub fn barlow(input: i64, width: i64) -> Self {
-        MlpConfig { dims: vec![input, width, width, width], batch_norm: true }
+        MlpConfig { dims: vec![input, width, width, width], batch_norm: true, output_bias: true }
     }
 
     /// MMCR's projector (CIFAR): in → 512 → 128 with BN (seed 003).
     pub fn mmcr(input: i64) -> Self {
-        MlpConfig { dims: vec![input, 512, 128], batch_norm: true }
+        MlpConfig { dims: vec![input, 512, 128], batch_norm: true, output_bias: true }
     }
 
     /// BYOL's / SimSiam's predictor: d → hidden → d with BN (BYOL: 4096 hidden; CIFAR 512…4096).
     pub fn predictor(dim: i64, hidden: i64) -> Self {
-        MlpConfig { dims: vec![dim, hidden, dim], batch_norm: true }
+        MlpConfig { dims: vec![dim, hidden, dim], batch_norm: true, output_bias: true }
     }
 
     /// Number of linear layers.
@@ -88,7 +96,8 @@ impl Mlp {
         let mut idx = 0;
         for (l, w) in cfg.dims.windows(2).enumerate() {
             let hidden = l + 1 < n;
-            let lin = linear(&(p / idx.to_string()), w[0], w[1], !(hidden && cfg.batch_norm));
+            let bias = if hidden { !cfg.batch_norm } else { cfg.output_bias };
+            let lin = linear(&(p / idx.to_string()), w[0], w[1], bias);
             idx += 1;
             let norm = (hidden && cfg.batch_norm).then(|| {
                 let bn = nn::batch_norm1d(

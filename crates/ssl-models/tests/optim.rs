@@ -14,7 +14,7 @@ use tch::{Device, Kind, Tensor};
 /// same seed then differ).
 fn model(seed: u64) -> (VarStore, Mlp) {
     let vs = VarStore::new(Device::Cpu);
-    let mlp = ssl_models::seeded(seed, || Mlp::new(&(vs.root() / "head"), &MlpConfig { dims: vec![5, 7, 3], batch_norm: true }));
+    let mlp = ssl_models::seeded(seed, || Mlp::new(&(vs.root() / "head"), &MlpConfig { dims: vec![5, 7, 3], batch_norm: true, output_bias: true }));
     (vs, mlp)
 }
 
@@ -207,7 +207,7 @@ fn bad_checkpoints_are_errors_naming_the_file() {
     // A checkpoint of a different model: the variable is named.
     let other = dir.path().join("other.safetensors");
     let vs_small = VarStore::new(Device::Cpu);
-    let _ = ssl_models::seeded(3, || Mlp::new(&(vs_small.root() / "head"), &MlpConfig { dims: vec![5, 4, 3], batch_norm: true }));
+    let _ = ssl_models::seeded(3, || Mlp::new(&(vs_small.root() / "head"), &MlpConfig { dims: vec![5, 4, 3], batch_norm: true, output_bias: true }));
     checkpoint::save(
         &other,
         &[("", &vs_small)],
@@ -275,7 +275,7 @@ fn a_missing_variable_is_named() {
     // Optimiser state of another model: the file and the state entry are named.
     let (vs_other, _) = {
         let vs = VarStore::new(Device::Cpu);
-        let mlp = ssl_models::seeded(8, || Mlp::new(&(vs.root() / "other"), &MlpConfig { dims: vec![5, 7, 3], batch_norm: true }));
+        let mlp = ssl_models::seeded(8, || Mlp::new(&(vs.root() / "other"), &MlpConfig { dims: vec![5, 7, 3], batch_norm: true, output_bias: true }));
         (vs, mlp)
     };
     let mut opt_other = Optimizer::new(&vs_other, OptimizerConfig::new(OptimizerKind::Sgd)).unwrap();
@@ -304,8 +304,14 @@ fn config_errors_name_the_field() {
     let (mut target, _) = model(1);
     let (online, _) = model(2);
     assert_eq!(ema_update(&mut target, &online, 1.5).unwrap_err().to_string(), "EMA momentum τ = 1.5: expected 0 <= τ <= 1");
-    assert_eq!(MlpConfig { dims: vec![4], batch_norm: false }.validate().unwrap_err().to_string(), "head dims [4]: need at least [input, output]");
-    assert_eq!(MlpConfig { dims: vec![4, 0, 2], batch_norm: false }.validate().unwrap_err().to_string(), "head dims [4, 0, 2]: width 0 must be >= 1");
+    assert_eq!(
+        MlpConfig { dims: vec![4], batch_norm: false, output_bias: true }.validate().unwrap_err().to_string(),
+        "head dims [4]: need at least [input, output]"
+    );
+    assert_eq!(
+        MlpConfig { dims: vec![4, 0, 2], batch_norm: false, output_bias: true }.validate().unwrap_err().to_string(),
+        "head dims [4, 0, 2]: width 0 must be >= 1"
+    );
     let e = "gpu".parse::<DeviceChoice>().unwrap_err();
     assert_eq!(e.to_string(), "unknown device `gpu`: expected cpu, cuda or auto");
     // clap needs Err: Into<Box<dyn Error + Send + Sync>>.

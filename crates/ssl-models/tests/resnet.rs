@@ -109,7 +109,7 @@ fn initialisation_is_torchvision_s() {
 #[test]
 fn mlp_head_shapes_and_names() {
     let vs = nn::VarStore::new(Device::Cpu);
-    let head = Mlp::new(&(vs.root() / "projector"), &MlpConfig { dims: vec![64, 32, 32, 8], batch_norm: true });
+    let head = Mlp::new(&(vs.root() / "projector"), &MlpConfig { dims: vec![64, 32, 32, 8], batch_norm: true, output_bias: true });
     let names = vs.variables();
     // Like torch.nn.Sequential(Linear, BN, ReLU, Linear, BN, ReLU, Linear).
     for n in ["projector.0.weight", "projector.1.weight", "projector.3.weight", "projector.4.running_mean", "projector.6.weight", "projector.6.bias"] {
@@ -120,4 +120,9 @@ fn mlp_head_shapes_and_names() {
     assert_eq!(z.size(), vec![5, 8]);
     // torch.nn.Linear init: |w| <= 1/sqrt(fan_in).
     assert!(names["projector.6.weight"].abs().max().double_value(&[]) <= 1.0 / 32f64.sqrt() + 1e-7);
+    // MMCR's official head: no bias in the output layer either.
+    let vs = nn::VarStore::new(Device::Cpu);
+    let _ = Mlp::new(&(vs.root() / "g"), &MlpConfig { dims: vec![64, 32, 8], batch_norm: true, output_bias: false });
+    let names = vs.variables();
+    assert!(names.contains_key("g.3.weight") && !names.contains_key("g.3.bias") && !names.contains_key("g.0.bias"), "{:?}", names.keys());
 }

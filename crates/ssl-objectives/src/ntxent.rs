@@ -10,7 +10,10 @@
 //! directions of each pair and divides by B, which is 2× this value for k = 2.
 //!
 //! Parts: `alignment` = mean ‖ẑ_i − ẑ_p‖² over positive pairs and `uniformity` =
-//! log mean_{i≠j} exp(−2‖ẑ_i − ẑ_j‖²) (Wang & Isola 2020), computed without gradient.
+//! log mean_{i≠j} exp(−2‖ẑ_i − ẑ_j‖²) (Wang & Isola 2020), computed without gradient; and
+//! `mi_lower_bound`, the InfoNCE estimate I(v₁; v₂) ≥ log K − L (Oord et al. 2018; InfoMin's
+//! measure, seed 004) with K = (kB − 1)/(k − 1) candidate groups per anchor (2B − 1 for k = 2:
+//! one positive among the other 2B − 1 views), in nats.
 
 use tch::{Kind, Tensor};
 
@@ -58,7 +61,9 @@ impl Objective for NtXent {
         let pos_index = Tensor::from_slice(&pos_index).view([n, k - 1]).to_device(device);
         let pos = logits.gather(1, &pos_index, false).logsumexp([1i64].as_slice(), false);
         let loss = (all - pos).mean(logits.kind());
-        let parts = tch::no_grad(|| alignment_uniformity(&z, &dot, k, b));
+        let mut parts = tch::no_grad(|| alignment_uniformity(&z, &dot, k, b));
+        let groups = (n - 1) as f64 / (k - 1) as f64;
+        parts.push(("mi_lower_bound", groups.ln() - crate::util::scalar(&loss)));
         Ok(LossOutput { loss, parts })
     }
 }

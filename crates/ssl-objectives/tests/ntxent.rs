@@ -61,6 +61,8 @@ fn hand_value_for_orthogonal_pairs() {
     // uniformity: 4 points, 12 ordered pairs: 4 identical (sq 0), 8 orthogonal (sq 2).
     let want_u = ((4.0 + 8.0 * (-4.0f64).exp()) / 12.0).ln();
     assert!((parts["uniformity"] - want_u).abs() < 1e-12);
+    // InfoNCE: each anchor scores its positive among the other 3 views: I ≥ ln 3 − L.
+    assert!((parts["mi_lower_bound"] - (3f64.ln() - want)).abs() < 1e-12);
 }
 
 #[test]

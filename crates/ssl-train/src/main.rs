@@ -127,6 +127,12 @@ enum Cmd {
         /// Student width (default: half the run's width).
         #[arg(long)]
         student_width: Option<i64>,
+        /// Softmax temperature of the distillation term (SimCLR v2 eq. 3).
+        #[arg(long, default_value_t = 1.0)]
+        distill_temperature: f64,
+        /// Weight of the label term on the teacher's labelled images (0: pure distillation).
+        #[arg(long, default_value_t = 0.0)]
+        distill_label_weight: f64,
         /// Supervised batch size.
         #[arg(long, default_value_t = 256)]
         batch_size: usize,
@@ -323,7 +329,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Eval { run, protocols, linear_epochs, finetune_epochs, fractions, from_head_layer, distill_epochs, student_width, batch_size, out, device } => {
+        Cmd::Eval {
+            run,
+            protocols,
+            linear_epochs,
+            finetune_epochs,
+            fractions,
+            from_head_layer,
+            distill_epochs,
+            student_width,
+            distill_temperature,
+            distill_label_weight,
+            batch_size,
+            out,
+            device,
+        } => {
             let fractions = fractions
                 .split(',')
                 .map(|f| f.trim().parse::<f64>().map_err(|_| anyhow::anyhow!("--fractions: `{f}` is not a number")))
@@ -336,6 +356,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 from_head_layer,
                 distill_epochs,
                 student_width,
+                distill_temperature,
+                distill_label_weight,
                 batch_size,
                 out,
                 device,

@@ -29,10 +29,17 @@ pub struct ModelConfig {
     /// BatchNorm in the projector's hidden layers.
     #[serde(default)]
     pub projector_batch_norm: bool,
+    /// A bias in the projector's output layer (default true; MMCR's official CIFAR head has none).
+    #[serde(default = "default_true")]
+    pub projector_output_bias: bool,
     /// Hidden widths of the BYOL / SimSiam predictor (its input and output are the projector's
     /// output); empty for methods without one.
     #[serde(default)]
     pub predictor: Vec<i64>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl ModelConfig {
@@ -93,14 +100,14 @@ impl Network {
             let projector = (!m.projector.is_empty()).then(|| {
                 let mut dims = vec![backbone.out_dim()];
                 dims.extend(&m.projector);
-                Mlp::new(&(vs.root() / "projector"), &MlpConfig { dims, batch_norm: m.projector_batch_norm })
+                Mlp::new(&(vs.root() / "projector"), &MlpConfig { dims, batch_norm: m.projector_batch_norm, output_bias: m.projector_output_bias })
             });
             let out = m.projector.last().copied().unwrap_or(backbone.out_dim());
             let predictor = (with_predictor && !m.predictor.is_empty()).then(|| {
                 let mut dims = vec![out];
                 dims.extend(&m.predictor);
                 dims.push(out);
-                Mlp::new(&(vs.root() / "predictor"), &MlpConfig { dims, batch_norm: true })
+                Mlp::new(&(vs.root() / "predictor"), &MlpConfig { dims, batch_norm: true, output_bias: true })
             });
             Network { vs, backbone, projector, predictor }
         })

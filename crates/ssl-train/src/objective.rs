@@ -3,7 +3,9 @@
 
 use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
-use ssl_objectives::{BarlowTwins, DirectClr, LossOutput, Mmcr, MmcrMomentum, NtXent, NuclearNormPath, Objective, PredictorLoss, PredictorLossKind, Vicreg};
+use ssl_objectives::{
+    BarlowTwins, DirectClr, LossOutput, MarginContrastive, Mmcr, MmcrMomentum, NtXent, NuclearNormPath, Objective, PredictorLoss, PredictorLossKind, Vicreg,
+};
 use tch::nn::{self};
 use tch::{Kind, Tensor};
 
@@ -25,6 +27,9 @@ fn default_ema_base() -> f64 {
     0.99
 }
 fn default_ema_final() -> f64 {
+    1.0
+}
+fn default_margin() -> f64 {
     1.0
 }
 
@@ -77,6 +82,14 @@ pub enum ObjectiveConfig {
     },
     /// SimSiam: predictor + stop-gradient.
     Simsiam,
+    /// The margin pairwise loss of Hadsell, Chopra & LeCun 2006 (cited by SimCLR, seed 001) on
+    /// the un-normalised projections of 2 views: B positive pairs (the two views of an image)
+    /// and B negative pairs (view 1 of image b with view 2 of image b + 1), mean over 2B pairs.
+    Margin {
+        /// Margin m of the hinge on negative pairs.
+        #[serde(default = "default_margin")]
+        margin: f64,
+    },
     /// MMCR: nuclear norm of the centroid matrix.
     Mmcr {
         /// Weight of the per-image nuclear norms.
@@ -104,6 +117,7 @@ impl ObjectiveConfig {
             ObjectiveConfig::Vicreg { .. } => "vicreg",
             ObjectiveConfig::Byol { .. } => "byol",
             ObjectiveConfig::Simsiam => "simsiam",
+            ObjectiveConfig::Margin { .. } => "margin",
             ObjectiveConfig::Mmcr { .. } => "mmcr",
         }
     }
@@ -127,7 +141,13 @@ impl ObjectiveConfig {
     pub fn check(&self, views: usize, model: &ModelConfig) -> Result<()> {
         let name = self.name();
         match self {
-            ObjectiveConfig::Barlow { .. } | ObjectiveConfig::Vicreg { .. } | ObjectiveConfig::Byol { .. } | ObjectiveConfig::Simsiam if views != 2 => {
+            ObjectiveConfig::Barlow { .. }
+            | ObjectiveConfig::Vicreg { .. }
+            | ObjectiveConfig::Byol { .. }
+            | ObjectiveConfig::Simsiam
+            | ObjectiveConfig::Margin { .. }
+                if views != 2 =>
+            {
                 bail!("views.count = {views}: {name} uses exactly 2 views")
             }
             _ if views < 2 => bail!("views.count = {views}: {name} needs at least 2 views per image"),
@@ -137,6 +157,7 @@ impl ObjectiveConfig {
             ObjectiveConfig::Ntxent { temperature } | ObjectiveConfig::Directclr { temperature, .. } if !(temperature > 0.0 && temperature.is_finite()) => {
                 bail!("objective.temperature = {temperature}: must be a finite value > 0")
             }
+            ObjectiveConfig::Margin { margin } if !(margin > 0.0 && margin.is_finite()) => bail!("objective.margin = {margin}: must be a finite value > 0"),
             ObjectiveConfig::Directclr { d0, .. } => {
                 if !model.projector.is_empty() {
                     bail!("model.projector = {:?}: DirectCLR trains without a projector (set model.projector = [])", model.projector);
@@ -181,6 +202,7 @@ impl Method {
             ObjectiveConfig::Directclr { d0, temperature } => Method::Plain(Box::new(DirectClr::new(d0, temperature)?)),
             ObjectiveConfig::Barlow { lambda } => Method::Plain(Box::new(BarlowTwins::new(lambda)?)),
             ObjectiveConfig::Vicreg { invariance, variance, covariance } => Method::Plain(Box::new(Vicreg { invariance, variance, covariance })),
+            ObjectiveConfig::Margin { margin } => Method::Plain(Box::new(MarginContrastive::new(margin)?)),
             ObjectiveConfig::Mmcr { lambda, momentum_encoder: true, .. } => {
                 Method::MmcrMomentum(MmcrMomentum { mmcr: Mmcr::new(lambda, NuclearNormPath::Auto)? })
             }

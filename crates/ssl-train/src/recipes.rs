@@ -11,6 +11,8 @@ pub const RECIPES: &[(&str, &str)] = &[
     ("simclr-linproj-fmnist", include_str!("../recipes/simclr-linproj-fmnist.toml")),
     ("simclr-noproj-fmnist", include_str!("../recipes/simclr-noproj-fmnist.toml")),
     ("simclr-v2-fmnist", include_str!("../recipes/simclr-v2-fmnist.toml")),
+    ("simsiam-fmnist", include_str!("../recipes/simsiam-fmnist.toml")),
+    ("margin-fmnist", include_str!("../recipes/margin-fmnist.toml")),
     ("vicreg-fmnist", include_str!("../recipes/vicreg-fmnist.toml")),
     ("barlow-cifar10", include_str!("../recipes/barlow-cifar10.toml")),
     ("byol-cifar10", include_str!("../recipes/byol-cifar10.toml")),
@@ -19,6 +21,7 @@ pub const RECIPES: &[(&str, &str)] = &[
     ("simclr-cifar10", include_str!("../recipes/simclr-cifar10.toml")),
     ("simclr-linproj-cifar10", include_str!("../recipes/simclr-linproj-cifar10.toml")),
     ("simclr-noproj-cifar10", include_str!("../recipes/simclr-noproj-cifar10.toml")),
+    ("simsiam-cifar10", include_str!("../recipes/simsiam-cifar10.toml")),
     ("vicreg-cifar10", include_str!("../recipes/vicreg-cifar10.toml")),
 ];
 

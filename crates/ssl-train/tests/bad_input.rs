@@ -178,6 +178,11 @@ fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
         (cmd(&["export", "--run", &done]), "test_backbone.npy"),
         (cmd(&["export", "--run", &done, "--split", "val"]), "val"),
         (cmd(&["export", "--run", &done, "--device", "gpu"]), "gpu"),
+        (cmd(&["export", "--run", &done, "--layers", "layer9", "--out", &s("ex")]), "unknown layer `layer9`"),
+        (cmd(&["export", "--run", &done, "--views", "2", "--out", &s("ex")]), "--images"),
+        (cmd(&["export", "--run", &done, "--views", "2", "--images", "100000", "--out", &s("ex")]), "--images 100000"),
+        (cmd(&["export", "--run", &done, "--views", "0", "--images", "3", "--out", &s("ex")]), "at least 1 view"),
+        (cmd(&["export", "--run", &done, "--views", "2", "--images", "3", "--pipeline", "nope", "--out", &s("ex")]), "unknown pipeline `nope`"),
         // eval
         (cmd(&["eval", "--run", &s("nowhere")]), "nowhere"),
         (cmd(&["eval", "--run", &done, "--protocols", "knn,magic"]), "magic"),
@@ -212,6 +217,9 @@ fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
         (cmd(&["study", "collapse", "--toy-steps", "0", "--out", &s("st")]), "--toy-steps"),
         (cmd(&["study", "collapse", "--part", "projector", "--epochs", "0", "--out", &s("st")]), "--epochs"),
         (cmd(&["study", "collapse", "--part", "projector", "--threads", "0", "--out", &s("st")]), "--threads"),
+        (cmd(&["study", "capacity", "--part", "toy", "--out", &s("st")]), "study `capacity` has the parts layers"),
+        (cmd(&["study", "capacity", "--epochs", "0", "--out", &s("st")]), "--epochs"),
+        (cmd(&["study", "capacity", "--out", &s("mine")]), "notes.txt"),
         // [track]
         (tr(&["--set", "track.every_steps=1", "--set", "track.weights=[\"projector.9.weight\"]"]), "projector.9.weight"),
         (tr(&["--set", "track.every_steps=1"]), "nothing to track"),

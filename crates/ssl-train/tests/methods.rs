@@ -264,6 +264,8 @@ fn eval_runs_every_protocol_and_never_overwrites() {
         from_head_layer: 1,
         distill_epochs: 1,
         student_width: Some(2),
+        distill_temperature: 2.0,
+        distill_label_weight: 0.3,
         batch_size: 16,
         out: None,
         device: ssl_models::DeviceChoice::Cpu,
@@ -279,6 +281,9 @@ fn eval_runs_every_protocol_and_never_overwrites() {
     // 64 images, about 6–7 per class: ⌈0.1·n_c⌉ = 1 per class, ⌈0.5·n_c⌉ = 3–4 per class.
     assert_eq!(rows[0].images, 10);
     assert_eq!(finetune.from_head_layer, 1);
+    // The teacher is the model fine-tuned on the largest fraction; its subset is the labelled part.
+    assert_eq!(distill.labelled_images, rows[1].images);
+    assert_eq!((distill.temperature, distill.label_weight), (2.0, 0.3));
     // eval.json reads back as the report it was written from.
     let back: ssl_train::run::EvalReport = ssl_train::run::read_json(&path).unwrap();
     assert_eq!(back, r);
@@ -291,6 +296,8 @@ fn eval_runs_every_protocol_and_never_overwrites() {
         (EvalOptions { student_width: Some(0), out: Some(t.path().join("s.json")), ..o.clone() }, "--student-width"),
         (EvalOptions { fractions: vec![0.0], out: Some(t.path().join("f.json")), ..o.clone() }, "--fractions"),
         (EvalOptions { linear_epochs: 0, out: Some(t.path().join("l.json")), ..o.clone() }, "--linear-epochs"),
+        (EvalOptions { distill_temperature: 0.0, out: Some(t.path().join("t.json")), ..o.clone() }, "--distill-temperature"),
+        (EvalOptions { distill_label_weight: 1.5, out: Some(t.path().join("w.json")), ..o.clone() }, "--distill-label-weight"),
     ] {
         let e = format!("{:#}", evaluate_run(&run, &bad).unwrap_err());
         assert!(e.contains(flag), "{flag}: {e}");

@@ -7,10 +7,12 @@
 //! * `finetune` — semi-supervised fine-tuning on 1 % and 10 % of the labels (SimCLR v2 protocol:
 //!   a class-balanced, seeded subset; backbone, optionally the first `--from-head-layer` projector
 //!   layers, and a new linear layer all trained by SGD with the same augmentations).
-//! * `distill` — SimCLR v2 self-distillation: the model fine-tuned on the largest fraction is the
-//!   teacher; a student ResNet of `--student-width` learns its softened predictions
-//!   (−Σ softmax(t/T)·log softmax(s/T), T = 1) on the unlabeled training images; reported: the
-//!   student's test accuracy.
+//! * `distill` — SimCLR v2 self-distillation (Chen et al. 2020b, eq. 3): the model fine-tuned on
+//!   the largest fraction is the teacher; a student ResNet of `--student-width` learns
+//!   `L = −(1 − α)·Σ_{labelled} log P_S(y|x) − α·Σ_x Σ_y P_T(y|x; τ) log P_S(y|x; τ)` over the
+//!   training images, τ = `--distill-temperature` (1), α = 1 − `--distill-label-weight` (label
+//!   weight 0: pure distillation, the paper's main setting); the labelled images are the
+//!   teacher's fine-tuning subset. Reported: the student's and the teacher's test accuracy.
 //!
 //! Results go to `<run>/eval.json` (or `--out`), never over an existing file.
 
@@ -77,6 +79,10 @@ pub struct EvalOptions {
     pub distill_epochs: usize,
     /// Student width (first-stage channels); default half the teacher's.
     pub student_width: Option<i64>,
+    /// Softmax temperature τ of the distillation term.
+    pub distill_temperature: f64,
+    /// Weight 1 − α of the label term on the labelled images (0: pure distillation).
+    pub distill_label_weight: f64,
     /// Supervised batch size.
     pub batch_size: usize,
     /// Where to write the results (default `<run>/eval.json`).
@@ -95,6 +101,8 @@ impl Default for EvalOptions {
             from_head_layer: 0,
             distill_epochs: 2,
             student_width: None,
+            distill_temperature: 1.0,
+            distill_label_weight: 0.0,
             batch_size: 256,
             out: None,
             device: DeviceChoice::Auto,
@@ -134,6 +142,12 @@ impl EvalOptions {
         if wants(Protocol::Distill) {
             if self.distill_epochs == 0 {
                 bail!("--distill-epochs 0: expected at least 1");
+            }
+            if !(self.distill_temperature > 0.0 && self.distill_temperature.is_finite()) {
+                bail!("--distill-temperature {}: expected a finite value > 0", self.distill_temperature);
+            }
+            if !(0.0..=1.0).contains(&self.distill_label_weight) {
+                bail!("--distill-label-weight {}: expected 0 <= w <= 1", self.distill_label_weight);
             }
             if self.student_width.is_some_and(|w| w < 1) {
                 bail!("--student-width {}: expected at least 1", self.student_width.unwrap_or(0));
@@ -210,6 +224,37 @@ fn accuracy(cfg: &Config, test: &InMemoryDataset, device: Device, f: impl Fn(&Te
     Ok(correct as f64 / test.len() as f64)
 }
 
+/// The distillation target of a student: the teacher's logits, SimCLR v2's temperature and the
+/// weight of the label term on the labelled images (`labelled[i]`: image i of the training set).
+struct Distillation<'a> {
+    teacher: &'a dyn Fn(&Tensor) -> Tensor,
+    temperature: f64,
+    label_weight: f64,
+    labelled: &'a [bool],
+}
+
+impl Distillation<'_> {
+    /// SimCLR v2's eq. 3 on one batch: `−(1 − α)·mean_labelled log P_S(y|x) − α·mean_x Σ_y
+    /// P_T(y|x; τ) log P_S(y|x; τ)` with 1 − α = `label_weight`.
+    fn loss(&self, x: &Tensor, logits: &Tensor, indices: &[usize], labels: Option<&[u32]>, device: Device) -> Result<Tensor> {
+        let t = self.temperature;
+        let soft = tch::no_grad(|| (self.teacher)(x) / t).softmax(-1, Kind::Float);
+        let distill = -(soft * (logits / t).log_softmax(-1, Kind::Float)).sum_dim_intlist(-1, false, Kind::Float).mean(Kind::Float);
+        if self.label_weight == 0.0 {
+            return Ok(distill);
+        }
+        let rows: Vec<i64> = indices.iter().enumerate().filter(|(_, &i)| self.labelled[i]).map(|(r, _)| r as i64).collect();
+        if rows.is_empty() {
+            return Ok(distill * (1.0 - self.label_weight));
+        }
+        let labels = labels.ok_or_else(|| anyhow!("the training set has no labels"))?;
+        let y: Vec<u32> = rows.iter().map(|&r| labels[r as usize]).collect();
+        let picked = logits.index_select(0, &Tensor::from_slice(&rows).to_device(device));
+        let ce = picked.cross_entropy_for_logits(&labels_tensor(&y, device));
+        Ok(distill * (1.0 - self.label_weight) + ce * self.label_weight)
+    }
+}
+
 /// Trains `model` with cross-entropy (or distillation when `teacher` is given) on `train` views.
 #[allow(clippy::too_many_arguments)]
 fn supervised(
@@ -221,7 +266,7 @@ fn supervised(
     device: Device,
     train_mode: bool,
     step_logits: &dyn Fn(&Tensor, bool) -> Tensor,
-    teacher: Option<&dyn Fn(&Tensor) -> Tensor>,
+    teacher: Option<&Distillation>,
 ) -> Result<f64> {
     let batch = batch.min(train.len()).max(2);
     let lc = LoaderConfig { batch_size: batch, views: 1, seed: cfg.seed + 17, ..Default::default() };
@@ -238,10 +283,7 @@ fn supervised(
             batches.recycle(std::mem::take(&mut b.data));
             let logits = step_logits(&x, train_mode);
             let loss = match teacher {
-                Some(t) => {
-                    let soft = tch::no_grad(|| t(&x)).softmax(-1, Kind::Float);
-                    -(soft * logits.log_softmax(-1, Kind::Float)).sum_dim_intlist(-1, false, Kind::Float).mean(Kind::Float)
-                }
+                Some(d) => d.loss(&x, &logits, &b.indices, b.labels.as_deref(), device)?,
                 None => {
                     let labels = b.labels.as_ref().ok_or_else(|| anyhow!("the training set has no labels"))?;
                     logits.cross_entropy_for_logits(&labels_tensor(labels, device))
@@ -315,7 +357,7 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
         });
     }
 
-    let mut teacher: Option<Classifier> = None;
+    let mut teacher: Option<(f64, Classifier, Vec<usize>)> = None;
     if wants(Protocol::Finetune) || wants(Protocol::Distill) {
         let mut rows = Vec::new();
         for &f in &opts.fractions {
@@ -333,7 +375,10 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
             let acc = accuracy(&cfg, &test, device, |x| clf.logits(x, false))?;
             eprintln!("fine-tuned on {:.0}% of the labels ({} images, {} epochs): {acc:.4}", f * 100.0, part.len(), opts.finetune_epochs);
             rows.push(FractionResult { fraction: f, images: part.len(), accuracy: acc });
-            teacher = Some(clf);
+            // The teacher is the model fine-tuned on the largest fraction.
+            if teacher.as_ref().is_none_or(|(tf, _, _)| f > *tf) {
+                teacher = Some((f, clf, subset));
+            }
         }
         result.finetune = Some(FinetuneResult {
             epochs: opts.finetune_epochs,
@@ -345,7 +390,11 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
     }
 
     if wants(Protocol::Distill) {
-        let t = teacher.as_ref().ok_or_else(|| anyhow!("distillation needs a fine-tuned teacher (give --fractions)"))?;
+        let (_, t, subset) = teacher.as_ref().ok_or_else(|| anyhow!("distillation needs a fine-tuned teacher (give --fractions)"))?;
+        let mut labelled = vec![false; train.len()];
+        for &i in subset {
+            labelled[i] = true;
+        }
         let width = opts.student_width.unwrap_or((cfg.model.width / 2).max(1));
         let model = ModelConfig { width, projector: vec![], predictor: vec![], ..cfg.model.clone() };
         model.check().map_err(|e| anyhow!("--student-width {width}: {e:#}"))?;
@@ -357,7 +406,9 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
         let mut opt = Optimizer::new(&student.net.vs, OptimizerConfig::new(OptimizerKind::Sgd))?;
         let step = |x: &Tensor, train: bool| student.logits(x, train);
         let teach = |x: &Tensor| t.logits(x, false);
-        supervised(&cfg, train.clone(), opts.distill_epochs, opts.batch_size, &mut opt, device, true, &step, Some(&teach))?;
+        let distillation =
+            Distillation { teacher: &teach, temperature: opts.distill_temperature, label_weight: opts.distill_label_weight, labelled: &labelled };
+        supervised(&cfg, train.clone(), opts.distill_epochs, opts.batch_size, &mut opt, device, true, &step, Some(&distillation))?;
         let acc = accuracy(&cfg, &test, device, |x| student.logits(x, false))?;
         let teacher_acc = accuracy(&cfg, &test, device, |x| t.logits(x, false))?;
         eprintln!("distilled student (width {width}, {} epochs on {} unlabeled images): {acc:.4} (teacher {teacher_acc:.4})", opts.distill_epochs, train.len());
@@ -367,11 +418,45 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
             epochs: opts.distill_epochs,
             accuracy: acc,
             teacher_accuracy: teacher_acc,
-            temperature: 1.0,
+            temperature: opts.distill_temperature,
+            label_weight: opts.distill_label_weight,
+            labelled_images: subset.len(),
             images: train.len(),
         });
     }
 
     crate::run::write_json_new(&out, &result)?;
     Ok((out, result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SimCLR v2 eq. 3 by hand: two images, two classes, τ = 2, label weight ½, only image 7
+    /// (row 0) labelled (class 1).
+    #[test]
+    fn distillation_loss_is_simclr_v2_eq_3() {
+        let teacher_logits = Tensor::from_slice(&[2.0f32, 0.0, 0.0, 4.0]).view([2, 2]);
+        let student = Tensor::from_slice(&[1.0f32, 1.0, 3.0, -1.0]).view([2, 2]);
+        let teach = |_: &Tensor| teacher_logits.shallow_clone();
+        let mut labelled = vec![false; 10];
+        labelled[7] = true;
+        let d = Distillation { teacher: &teach, temperature: 2.0, label_weight: 0.5, labelled: &labelled };
+        let x = Tensor::zeros([2, 1], (Kind::Float, Device::Cpu));
+        let got = d.loss(&x, &student, &[7, 3], Some(&[1, 0]), Device::Cpu).unwrap().double_value(&[]);
+        let softmax = |a: f64, b: f64| {
+            let m = a.max(b);
+            let (ea, eb) = ((a - m).exp(), (b - m).exp());
+            (ea / (ea + eb), eb / (ea + eb))
+        };
+        let xent = |t: (f64, f64), s: (f64, f64)| -(t.0 * s.0.ln() + t.1 * s.1.ln());
+        let distill = (xent(softmax(1.0, 0.0), softmax(0.5, 0.5)) + xent(softmax(0.0, 2.0), softmax(1.5, -0.5))) / 2.0;
+        let label = -softmax(1.0, 1.0).1.ln(); // row 0, class 1, τ = 1
+        let want = 0.5 * distill + 0.5 * label;
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        // Label weight 0: the distillation term alone.
+        let pure = Distillation { label_weight: 0.0, ..d };
+        assert!((pure.loss(&x, &student, &[7, 3], Some(&[1, 0]), Device::Cpu).unwrap().double_value(&[]) - distill).abs() < 1e-6);
+    }
 }

@@ -143,8 +143,14 @@ pub struct DistillResult {
     pub accuracy: f64,
     /// Teacher test accuracy.
     pub teacher_accuracy: f64,
-    /// Softmax temperature.
+    /// Softmax temperature τ.
     pub temperature: f64,
-    /// Unlabelled images.
+    /// Weight 1 − α of the label term (0: pure distillation).
+    #[serde(default)]
+    pub label_weight: f64,
+    /// Images whose labels the label term used (the teacher's fine-tuning subset).
+    #[serde(default)]
+    pub labelled_images: usize,
+    /// Training images (distilled with or without labels).
     pub images: usize,
 }

@@ -210,7 +210,15 @@ pub fn run(out: &StudyOutput, budget: CapacityBudget, device: DeviceChoice, thre
         let one_view = |n: usize| ViewsExport { views: 1, images: n, pipeline: ViewPipeline::Train, epoch: 0 };
         // Augmentation manifolds: the run's own training views of the first test images.
         let train_views = view_transform(&cfg, &test, ViewPipeline::Train)?;
-        let aug = layer_views(&net, cfg.seed, &test, train_views.as_ref(), &layers, ViewsExport { views: VIEWS, images: IMAGES, pipeline: ViewPipeline::Train, epoch: 0 }, batch)?;
+        let aug = layer_views(
+            &net,
+            cfg.seed,
+            &test,
+            train_views.as_ref(),
+            &layers,
+            ViewsExport { views: VIEWS, images: IMAGES, pipeline: ViewPipeline::Train, epoch: 0 },
+            batch,
+        )?;
         let queries = layer_views(&net, 0, &test, eval.as_ref(), &layers, one_view(QUERIES.min(test.len())), batch)?;
         let bank = layer_views(&net, 0, &train_set, eval.as_ref(), &layers, one_view(train_set.len()), batch)?;
         // Class manifolds: the first PER_CLASS of each class among the query images.
@@ -293,10 +301,7 @@ fn by_layer(s: &CapacitySummary, kind: &str, value: impl Fn(&Row) -> f64) -> Vec
     METHODS
         .iter()
         .map(|(m, _)| {
-            let v = LAYERS
-                .iter()
-                .map(|&l| s.rows.iter().find(|r| r.method == *m && r.layer == l && r.manifolds == kind).map_or(f64::NAN, &value))
-                .collect();
+            let v = LAYERS.iter().map(|&l| s.rows.iter().find(|r| r.method == *m && r.layer == l && r.manifolds == kind).map_or(f64::NAN, &value)).collect();
             (*m, v)
         })
         .collect()
@@ -344,7 +349,15 @@ fn markdown(s: &CapacitySummary) -> String {
     );
     md.push_str("| method | recipe | views in training | batch | training min | analysis min |\n|---|---|---|---|---|---|\n");
     for r in &s.runs {
-        md.push_str(&format!("| {} | {} | {} | {} | {:.1} | {:.1} |\n", r.method, r.recipe, r.train_views, r.batch_size, r.train_seconds / 60.0, r.analysis_seconds / 60.0));
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {:.1} | {:.1} |\n",
+            r.method,
+            r.recipe,
+            r.train_views,
+            r.batch_size,
+            r.train_seconds / 60.0,
+            r.analysis_seconds / 60.0
+        ));
     }
     for kind in ["augmentation", "class"] {
         md.push_str(&format!("\n## {kind} manifolds\n\n| method | layer | capacity | radius | dimension | centre corr. | centroid cos (mean / |mean|) | PR | α |\n|---|---|---|---|---|---|---|---|---|\n"));
@@ -364,10 +377,14 @@ fn markdown(s: &CapacitySummary) -> String {
             ));
         }
     }
-    md.push_str("\n## Probes (bank: 5,000 training images; queries: 2,000 test images)\n\n| method | layer | dim | kNN | linear (ridge) |\n|---|---|---|---|---|\n");
+    md.push_str(
+        "\n## Probes (bank: 5,000 training images; queries: 2,000 test images)\n\n| method | layer | dim | kNN | linear (ridge) |\n|---|---|---|---|---|\n",
+    );
     for p in &s.probes {
         md.push_str(&format!("| {} | {} | {} | {:.4} | {:.4} |\n", p.method, p.layer.name(), p.dim, p.knn_accuracy, p.linear_probe_accuracy));
     }
-    md.push_str("\nFigures: capacity-, radius-, dimension-{augmentation,class}; centroid-similarity-{augmentation,class}; representation-spectra (.svg and .png).\n");
+    md.push_str(
+        "\nFigures: capacity-, radius-, dimension-{augmentation,class}; centroid-similarity-{augmentation,class}; representation-spectra (.svg and .png).\n",
+    );
     md
 }
