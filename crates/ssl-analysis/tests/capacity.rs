@@ -66,6 +66,21 @@ fn single_points_have_capacity_two() {
     assert!((alpha - 40.0 / 19.0).abs() < 0.15, "alpha {alpha}");
 }
 
+/// 200 single points (the scale the MMCR analyses use): Cover's α ≈ 2 still comes out, so the
+/// simulation is not capped at a few dozen manifolds.
+#[test]
+fn two_hundred_manifolds() {
+    let p = 200;
+    let x = gaussian(p, 240, 6);
+    let ids: Vec<u32> = (0..p as u32).collect();
+    let c = simulated_capacity(x.view(), &ids, CapacityConfig { trials: 20, seed: 4, dichotomies: Dichotomies::Balanced }).unwrap();
+    let alpha = c.alpha.unwrap();
+    println!("200 points: alpha = {alpha:.3}, N_c = {:?}", c.critical_dim);
+    // Balanced dichotomies of P points: N_c ≈ P/2 − 1, so α ≈ 200/99.
+    assert_eq!(c.manifolds, 200);
+    assert!((alpha - 200.0 / 99.0).abs() < 0.15, "alpha {alpha}");
+}
+
 #[test]
 fn extended_manifolds_have_lower_capacity_than_points() {
     // 20 manifolds of 8 points each, spread around their centres: capacity below that of points.
