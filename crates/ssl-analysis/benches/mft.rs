@@ -1,5 +1,5 @@
 //! The MFT manifold analysis at 100 manifolds × 50 points × 512 dimensions (κ = 0, n_t = 200,
-//! 10 restarts), on the input `benches/mft_reference.py` writes (`SSL_BENCH_DATA=DIR` with
+//! 10 restarts), on the input `scripts/bench_mft.py` writes (`SSL_BENCH_DATA=DIR` with
 //! `DIR/x.npy` and `DIR/ids.npy`) so that it times the same numbers as the reference; without it,
 //! on generated manifolds of the same shape. Parts: the whole analysis, and the anchor points
 //! alone (the quadratic programmes: 100 × 200 Lawson–Hanson solves).

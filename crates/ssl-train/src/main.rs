@@ -198,8 +198,36 @@ enum Cmd {
     },
 }
 
+/// Blocks SIGINT and SIGTERM in this thread — and so in every thread started after it: libtorch's
+/// intra-op pool, oneDNN's, the loader — and unblocks them in one thread that only waits. The
+/// kernel then delivers an interrupt to that thread, and the Ctrl-C handler's write to its pipe
+/// never lands inside a convolution kernel: delivered there, about one Ctrl-C in four crashed the
+/// process inside oneDNN before it could save.
+#[cfg(unix)]
+fn route_interrupts_to_an_idle_thread() {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    if pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).is_err() {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
+        let _ = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+        loop {
+            std::thread::park();
+        }
+    });
+    if spawned.is_err() {
+        // No thread to take them: take them here again rather than never.
+        let _ = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+    }
+}
+
 fn main() -> ExitCode {
     ssl_io::cli::one_line_panics();
+    #[cfg(unix)]
+    route_interrupts_to_an_idle_thread();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,8 +2,9 @@
 manifold_analysis_corr) on 100 manifolds x 50 points x 512 dimensions, and writes the same
 input for `ssl-analyze` so both run on identical numbers (docs/benchmarks.md).
 
-    /tmp/mftref/bin/python crates/ssl-analysis/benches/mft_reference.py REFERENCE_DIR OUT_DIR
-    # then, on the same machine:
+    /tmp/mftref/bin/python crates/ssl-analysis/scripts/bench_mft.py REFERENCE_DIR OUT_DIR
+    # then, on the same machine, the same input:
+    SSL_BENCH_DATA=OUT_DIR cargo bench -p ssl-analysis --bench mft
     target/release/ssl-analyze --embeddings OUT_DIR/x.npy --manifold-ids OUT_DIR/ids.npy \
         --capacity-trials 0 --out OUT_DIR/ours
 
