@@ -398,20 +398,10 @@ struct LowRank {
     residual_correlation: f64,
 }
 
-/// Mean |cosine| between distinct rows of `x` (P × n).
+/// Mean |cosine| between distinct rows of `x` (P × n): the reference's `(Σ|C0| − P)/(P(P − 1))`.
 fn mean_abs_correlation(x: &Array2<f64>) -> f64 {
-    let p = x.nrows();
-    let norms: Vec<f64> = x.rows().into_iter().map(|r| r.dot(&r).sqrt()).collect();
-    let c = x.dot(&x.t());
-    let mut sum = 0.0;
-    for i in 0..p {
-        for j in 0..p {
-            if i != j {
-                sum += (c[[i, j]] / (norms[i] * norms[j])).abs();
-            }
-        }
-    }
-    sum / (p * (p - 1)) as f64
+    let cos = crate::geometry::pairwise_cosines(x);
+    cos.iter().map(|c| c.abs()).sum::<f64>() / cos.len() as f64
 }
 
 /// The reference's `fun_FA` and the choice of K: the rank-K centre subspace that leaves the
