@@ -198,36 +198,11 @@ enum Cmd {
     },
 }
 
-/// Blocks SIGINT and SIGTERM in this thread — and so in every thread started after it: libtorch's
-/// intra-op pool, oneDNN's, the loader — and unblocks them in one thread that only waits. The
-/// kernel then delivers an interrupt to that thread, and the Ctrl-C handler's write to its pipe
-/// never lands inside a convolution kernel: delivered there, about one Ctrl-C in four crashed the
-/// process inside oneDNN before it could save.
-#[cfg(unix)]
-fn route_interrupts_to_an_idle_thread() {
-    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGTERM);
-    if pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).is_err() {
-        return;
-    }
-    let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
-        let _ = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
-        loop {
-            std::thread::park();
-        }
-    });
-    if spawned.is_err() {
-        // No thread to take them: take them here again rather than never.
-        let _ = pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
-    }
-}
+/// A second Ctrl-C at least this long after the first aborts without saving.
+const REPEAT_IS_ABORT: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn main() -> ExitCode {
     ssl_io::cli::one_line_panics();
-    #[cfg(unix)]
-    route_interrupts_to_an_idle_thread();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -309,11 +284,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();
+            let first = std::sync::OnceLock::<std::time::Instant>::new();
             ctrlc::set_handler(move || {
-                eprintln!("\nCtrl-C: stopping after this step and saving a checkpoint (press again to abort at once)");
-                if flag.swap(true, Ordering::SeqCst) {
-                    std::process::exit(130);
+                let at = *first.get_or_init(std::time::Instant::now);
+                if !flag.swap(true, Ordering::SeqCst) {
+                    eprintln!("\nCtrl-C: stopping after this step and saving a checkpoint (press again after a second to abort at once)");
+                } else if at.elapsed() >= REPEAT_IS_ABORT {
+                    eprintln!("\nCtrl-C again: aborting without saving");
+                    // At once: std::process::exit would run libtorch's static destructors while
+                    // the training thread is inside a kernel, and crash (SIGSEGV) instead of 130.
+                    // SAFETY: _exit ends the process; nothing after it runs.
+                    unsafe { libc::_exit(130) };
                 }
+                // A repeat within the second is the same interrupt delivered twice (the terminal
+                // and a wrapper, or `timeout`, both signal the process): the save goes on.
             })?;
             opts.stop = Some(stop);
             let s = train(&cfg, &opts)?;
