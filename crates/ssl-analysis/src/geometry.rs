@@ -54,8 +54,9 @@ pub struct ManifoldGeometry {
     pub centroid_cosines: Vec<f64>,
 }
 
-/// Geometry of the manifolds of `x` (n × d) given one id per row; every manifold needs ≥ 2 points.
-pub fn manifold_geometry(x: ArrayView2<f32>, ids: &[u32]) -> Result<ManifoldGeometry, AnalysisError> {
+/// The rows of `x` (checked: finite, ≥ 2 rows) grouped by `ids` (one per row), ascending id;
+/// every group must have at least `min_points` rows. Errors name what is wrong.
+pub fn groups_of(x: ArrayView2<f32>, ids: &[u32], min_points: usize) -> Result<BTreeMap<u32, Vec<usize>>, AnalysisError> {
     check_embeddings(x, "embeddings")?;
     if ids.len() != x.nrows() {
         return Err(AnalysisError::Shape(format!("{} manifold ids for {} embeddings", ids.len(), x.nrows())));
@@ -64,9 +65,15 @@ pub fn manifold_geometry(x: ArrayView2<f32>, ids: &[u32]) -> Result<ManifoldGeom
     for (i, &id) in ids.iter().enumerate() {
         groups.entry(id).or_default().push(i);
     }
-    if let Some((id, rows)) = groups.iter().find(|(_, r)| r.len() < 2) {
-        return Err(AnalysisError::Shape(format!("manifold {id} has {} point; each needs at least 2", rows.len())));
+    if let Some((id, rows)) = groups.iter().find(|(_, r)| r.len() < min_points) {
+        return Err(AnalysisError::Shape(format!("manifold {id} has {} point; each needs at least {min_points}", rows.len())));
     }
+    Ok(groups)
+}
+
+/// Geometry of the manifolds of `x` (n × d) given one id per row; every manifold needs ≥ 2 points.
+pub fn manifold_geometry(x: ArrayView2<f32>, ids: &[u32]) -> Result<ManifoldGeometry, AnalysisError> {
+    let groups = groups_of(x, ids, 2)?;
     let xf = x.mapv(f64::from);
     let mut manifolds = Vec::with_capacity(groups.len());
     let mut centroids = Array2::<f64>::zeros((groups.len(), x.ncols()));
@@ -126,14 +133,7 @@ pub fn pairwise_cosines(centroids: &Array2<f64>) -> Vec<f64> {
 /// Cosine similarities between the centroids of the groups of `x` by `ids` (any group size ≥ 1:
 /// classes as well as augmentation manifolds), for their histogram.
 pub fn centroid_cosines(x: ArrayView2<f32>, ids: &[u32]) -> Result<Vec<f64>, AnalysisError> {
-    check_embeddings(x, "embeddings")?;
-    if ids.len() != x.nrows() {
-        return Err(AnalysisError::Shape(format!("{} ids for {} embeddings", ids.len(), x.nrows())));
-    }
-    let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-    for (i, &id) in ids.iter().enumerate() {
-        groups.entry(id).or_default().push(i);
-    }
+    let groups = groups_of(x, ids, 1)?;
     let mut centroids = Array2::<f64>::zeros((groups.len(), x.ncols()));
     for (g, rows) in groups.values().enumerate() {
         for &r in rows {

@@ -41,8 +41,6 @@
 //! assert!(mft.capacity > 0.0 && mft.radius >= 0.0);
 //! ```
 
-use std::collections::BTreeMap;
-
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use ndarray_linalg::{SolveC, QR};
 use rand::{Rng, SeedableRng};
@@ -51,7 +49,7 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use crate::error::AnalysisError;
-use crate::spectrum::{check_embeddings, eigvalsh_desc};
+use crate::spectrum::eigvalsh_desc;
 
 /// Settings of the MFT analysis.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -141,17 +139,7 @@ pub struct AnchorStats {
 /// MFT analysis of the manifolds of `x` (n × d, one id per row; every manifold ≥ 2 points, at
 /// least 2 manifolds).
 pub fn mft_analysis(x: ArrayView2<f32>, ids: &[u32], cfg: MftConfig) -> Result<Mft, AnalysisError> {
-    check_embeddings(x, "embeddings")?;
-    if ids.len() != x.nrows() {
-        return Err(AnalysisError::Shape(format!("{} manifold ids for {} embeddings", ids.len(), x.nrows())));
-    }
-    let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-    for (i, &id) in ids.iter().enumerate() {
-        groups.entry(id).or_default().push(i);
-    }
-    if let Some((id, rows)) = groups.iter().find(|(_, r)| r.len() < 2) {
-        return Err(AnalysisError::Shape(format!("manifold {id} has {} point; the MFT analysis needs at least 2 per manifold", rows.len())));
-    }
+    let groups = crate::geometry::groups_of(x, ids, 2)?;
     // Column layout (N × P_i), as the reference.
     let manifolds: Vec<Array2<f64>> = groups.values().map(|rows| x.select(Axis(0), rows).t().mapv(f64::from)).collect();
     let mut mft = mft_of_manifolds(&manifolds, cfg, None)?;
