@@ -55,7 +55,7 @@ pub fn blas_info() -> String {
 
 /// While alive, OpenBLAS runs single-threaded (restored on drop): for BLAS/LAPACK calls made
 /// from inside rayon's parallel loops, where OpenBLAS's own threads would contend with rayon's
-/// for the same cores (measured: the MFT anchor points took 2.8× as long with both).
+/// for the same cores (measured: the MFT anchor points took 4× as long with both, docs/benchmarks.md).
 pub(crate) struct SingleThreadedBlas(std::os::raw::c_int);
 
 extern "C" {

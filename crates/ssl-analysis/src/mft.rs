@@ -208,6 +208,11 @@ pub fn anchor_stats(
     cfg: MftConfig,
     t_vecs: Option<&[Array2<f64>]>,
 ) -> Result<Vec<AnchorStats>, AnalysisError> {
+    cfg.check()?;
+    if let Some((i, m)) = manifolds.iter().enumerate().find(|(_, m)| m.ncols() == 0 || m.nrows() != manifolds[0].nrows()) {
+        return Err(AnalysisError::Shape(format!("manifold {i} is {} × {}: expected {} × (at least 1)", m.nrows(), m.ncols(), manifolds[0].nrows())));
+    }
+    let _blas = crate::SingleThreadedBlas::new();
     let n = manifolds.first().map_or(0, |m| m.nrows());
     let total: usize = manifolds.iter().map(|m| m.ncols()).sum();
     let origin = manifolds.iter().fold(Array1::<f64>::zeros(n), |acc, m| acc + m.sum_axis(Axis(1))) / total as f64;
@@ -238,8 +243,13 @@ pub fn anchor_stats(
             let t = match t_vecs {
                 Some(t) => {
                     let t = t.get(i).ok_or_else(|| AnalysisError::Shape(format!("no Gaussian vectors given for manifold {i}")))?;
-                    if t.nrows() != d + 1 {
-                        return Err(AnalysisError::Shape(format!("Gaussian vectors of manifold {i} have {} rows, expected {}", t.nrows(), d + 1)));
+                    if t.nrows() != d + 1 || t.ncols() == 0 {
+                        return Err(AnalysisError::Shape(format!(
+                            "Gaussian vectors of manifold {i} are {} × {}: expected {} × (at least 1)",
+                            t.nrows(),
+                            t.ncols(),
+                            d + 1
+                        )));
                     }
                     t.clone()
                 }
@@ -258,7 +268,8 @@ fn gaussian(shape: (usize, usize), seed: u64, stream: u64) -> Array2<f64> {
 }
 
 /// α_M, R_M and D_M of one manifold from its (D+1) × m matrix `sd1` (points as columns, last row
-/// all ones) and Gaussian vectors `t` ((D+1) × n_t) — the reference's `each_manifold_analysis_D1`.
+/// all ones) and Gaussian vectors `t` ((D+1) × n_t, n_t ≥ 1: panics on none) — the reference's
+/// `each_manifold_analysis_D1`.
 pub fn anchor_analysis(sd1: ArrayView2<f64>, t: ArrayView2<f64>, kappa: f64) -> AnchorStats {
     let (d1, _) = sd1.dim();
     let d = d1 - 1;

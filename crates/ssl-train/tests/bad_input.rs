@@ -8,12 +8,12 @@ use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::process::Command;
 
-use ssl_train::config::{Config, Source};
+use ssl_train::config::Config;
 use ssl_train::trainer::{train, RunOptions};
 
 #[allow(dead_code)] // each test binary uses part of the helpers
 mod common;
-use common::{toy_dataset, write_idx};
+use common::{tiny_simclr, toy_dataset, write_idx};
 
 /// Every file under `dir`: relative path → hash of its contents.
 fn snapshot(dir: &Path) -> BTreeMap<String, u64> {
@@ -36,19 +36,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, u64> {
 
 /// The tiny run of these tests: SimCLR on the toy set, width 4, one epoch.
 fn tiny(data: &Path) -> Config {
-    let overrides: Vec<String> = vec![
-        format!("data.root=\"{}\"", data.display()),
-        "model.width=4".into(),
-        "model.projector=[32, 16]".into(),
-        "training.batch_size=16".into(),
-        "training.epochs=1".into(),
-        "optimizer.kind=\"adam\"".into(),
-        "schedule.lr=0.001".into(),
-        "eval.knn_k=5".into(),
-        "eval.batch_size=50".into(),
-        "monitor.every_epochs=0".into(),
-    ];
-    Config::load(&Source::Recipe("simclr-fmnist".into()), &overrides).unwrap()
+    tiny_simclr(data, &["training.epochs=1", "monitor.every_epochs=0"])
 }
 
 fn options(root: &Path, name: &str) -> RunOptions {

@@ -6,27 +6,15 @@ use std::sync::Arc;
 
 use ssl_data::{Dataset, Loader, LoaderConfig, Split};
 use ssl_train::cmd::export::{export, ExportOptions, Layer, ViewPipeline, ViewsExport};
-use ssl_train::config::{Config, Source};
+use ssl_train::config::Config;
 use ssl_train::trainer::{train, RunOptions};
 use tch::nn::ModuleT;
 
 mod common;
-use common::toy_data;
+use common::{tiny_simclr, toy_data};
 
 fn tiny_config(data: &Path) -> Config {
-    let overrides: Vec<String> = [
-        format!("data.root=\"{}\"", data.display()),
-        "model.width=4".into(),
-        "model.projector=[32, 16]".into(),
-        "training.batch_size=16".into(),
-        "training.epochs=1".into(),
-        "optimizer.kind=\"adam\"".into(),
-        "schedule.lr=0.001".into(),
-        "eval.knn_k=5".into(),
-        "eval.batch_size=50".into(),
-    ]
-    .to_vec();
-    Config::load(&Source::Recipe("simclr-fmnist".into()), &overrides).unwrap()
+    tiny_simclr(data, &["training.epochs=1"])
 }
 
 fn views_export(layers: &[Layer], views: usize, images: usize, out: &Path) -> ExportOptions {

@@ -6,23 +6,10 @@ use ssl_train::config::{Config, Source};
 use ssl_train::trainer::{train, RunOptions};
 
 mod common;
-use common::{toy_data, toy_dataset};
+use common::{tiny_simclr, toy_data, toy_dataset};
 
 fn tiny_config(data: &Path) -> Config {
-    let overrides: Vec<String> = [
-        format!("data.root=\"{}\"", data.display()),
-        "model.width=4".into(),
-        "model.projector=[32, 16]".into(),
-        "training.batch_size=16".into(),
-        "training.epochs=2".into(),
-        "optimizer.kind=\"adam\"".into(),
-        "schedule.lr=0.001".into(),
-        "log.every_steps=1".into(),
-        "eval.knn_k=5".into(),
-        "eval.batch_size=50".into(),
-    ]
-    .to_vec();
-    Config::load(&Source::Recipe("simclr-fmnist".into()), &overrides).unwrap()
+    tiny_simclr(data, &["training.epochs=2", "log.every_steps=1"])
 }
 
 fn options(root: PathBuf, name: &str) -> RunOptions {

@@ -186,7 +186,8 @@ pub fn run(out: &StudyOutput, budget: CapacityBudget, device: DeviceChoice, thre
     let started = Instant::now();
     let mft_cfg = MftConfig::default();
     let (mut runs, mut rows, mut probes, mut spectra) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut histograms: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
+    // (method, manifold kind, centroid cosines) at the projector, for the histograms.
+    let mut histograms: Vec<(&str, &str, Vec<f64>)> = Vec::new();
     for (method, recipe) in METHODS {
         let cfg = method_config(recipe, &budget)?;
         out.progress(&format!("capacity: training `{method}` ({recipe}, {} epochs on {} images)", budget.epochs, budget.train_limit));
@@ -245,12 +246,7 @@ pub fn run(out: &StudyOutput, budget: CapacityBudget, device: DeviceChoice, thre
                     mean
                 ));
                 if layer == Layer::Projector {
-                    let slot = histograms.iter_mut().find(|(mm, _, _)| mm == method);
-                    match (slot, kind) {
-                        (Some(h), "class") => h.2 = cos.clone(),
-                        (None, _) => histograms.push((method.to_string(), cos.clone(), Vec::new())),
-                        _ => {}
-                    }
+                    histograms.push((method, kind, cos.clone()));
                 }
                 rows.push(Row {
                     method: method.into(),
@@ -307,7 +303,7 @@ fn by_layer(s: &CapacitySummary, kind: &str, value: impl Fn(&Row) -> f64) -> Vec
         .collect()
 }
 
-fn write_figures(dir: &Path, s: &CapacitySummary, histograms: &[(String, Vec<f64>, Vec<f64>)]) -> Result<()> {
+fn write_figures(dir: &Path, s: &CapacitySummary, histograms: &[(&str, &str, Vec<f64>)]) -> Result<()> {
     let layers: Vec<String> = LAYERS.iter().map(|l| l.name().to_string()).collect();
     for kind in ["augmentation", "class"] {
         for (what, f) in [("capacity", (|r: &Row| r.capacity) as fn(&Row) -> f64), ("radius", |r: &Row| r.radius), ("dimension", |r: &Row| r.dimension)] {
@@ -321,9 +317,8 @@ fn write_figures(dir: &Path, s: &CapacitySummary, histograms: &[(String, Vec<f64
             figure(dir, &format!("{what}-{kind}"), |p| category_plot(p, &title, y, &layers, &series))?;
         }
     }
-    for (kind, pick) in [("augmentation", 1usize), ("class", 2)] {
-        let series: Vec<(String, &[f64])> = histograms.iter().map(|(m, a, c)| (m.clone(), if pick == 1 { a.as_slice() } else { c.as_slice() })).collect();
-        let series: Vec<(&str, &[f64])> = series.iter().map(|(m, v)| (m.as_str(), *v)).collect();
+    for kind in ["augmentation", "class"] {
+        let series: Vec<(&str, &[f64])> = histograms.iter().filter(|(_, k, _)| *k == kind).map(|(m, _, c)| (*m, c.as_slice())).collect();
         figure(dir, &format!("centroid-similarity-{kind}"), |p| {
             histogram_plot(p, &format!("cosine similarity of {kind}-manifold centroids (projector output)"), "cosine similarity", &series, (-1.0, 1.0), 40)
         })?;

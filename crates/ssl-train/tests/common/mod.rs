@@ -49,3 +49,21 @@ pub fn toy_dataset(dir: &Path, train: usize, test: usize) {
     write_idx(&dir.join("t10k-images-idx3-ubyte.gz"), &[test as u32, 28, 28], &p);
     write_idx(&dir.join("t10k-labels-idx1-ubyte.gz"), &[test as u32], &l);
 }
+
+/// The tiny run of the runner's tests: `simclr-fmnist` on the toy set in `data`, width 4,
+/// projector [32, 16], batch 16, Adam 1e-3, kNN k = 5 — with `extra` overrides (epochs, logging).
+#[allow(dead_code)] // not every test binary trains it
+pub fn tiny_simclr(data: &Path, extra: &[&str]) -> ssl_train::config::Config {
+    let mut overrides: Vec<String> = vec![
+        format!("data.root=\"{}\"", data.display()),
+        "model.width=4".into(),
+        "model.projector=[32, 16]".into(),
+        "training.batch_size=16".into(),
+        "optimizer.kind=\"adam\"".into(),
+        "schedule.lr=0.001".into(),
+        "eval.knn_k=5".into(),
+        "eval.batch_size=50".into(),
+    ];
+    overrides.extend(extra.iter().map(|s| s.to_string()));
+    ssl_train::config::Config::load(&ssl_train::config::Source::Recipe("simclr-fmnist".into()), &overrides).unwrap()
+}
