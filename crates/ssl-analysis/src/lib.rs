@@ -16,7 +16,9 @@
 //! * [`alignment`]: DirectCLR's alignment matrix |V₂ᵀU₁| and its off-diagonal mass.
 //! * [`npy`]: reading and writing `.npy` embeddings and labels (ndarray over `ssl_io::npy`) with errors that name the file.
 //! * [`plot`]: PNG or SVG plots — spectra (several runs overlaid, α fits drawn) and heat maps.
-//! * [`report`]: the `report.json` keys, computed in one call.
+//! * [`report`]: the `report.json` keys and their types.
+//! * [`analyze`]: the whole `report.json` of one embedding matrix in one call (`cargo xtask
+//!   analyze` and the Python bindings both use it).
 //!
 //! ```no_run
 //! use ssl_analysis::{npy, report::SpectrumReport};
@@ -28,6 +30,7 @@
 //! ```
 
 pub mod alignment;
+pub mod analyze;
 pub mod capacity;
 pub mod error;
 pub mod geometry;

@@ -17,6 +17,7 @@
 //!   whose files numpy loads. Every error ([`NpyError`]) names the file and what was expected.
 //! * [`output`]: where a command may write — a new or empty folder, or one holding only its own
 //!   earlier outputs; never a user's files.
+//! * [`progress`] (feature `progress`): a bar on a terminal, periodic plain lines otherwise.
 //! * [`cli`]: what the command-line tools print when something breaks — a panic as one line
 //!   naming the command, libtorch's C++ stack cut from its messages.
 //!
@@ -44,6 +45,8 @@ pub mod atomic;
 pub mod cli;
 pub mod npy;
 pub mod output;
+#[cfg(feature = "progress")]
+pub mod progress;
 
 pub use atomic::{write_atomic, write_bytes_atomic, write_new_atomic, write_new_bytes_atomic, AtomicError};
 pub use npy::NpyError;

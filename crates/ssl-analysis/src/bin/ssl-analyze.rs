@@ -19,14 +19,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use ssl_analysis::capacity::{simulated_capacity, subsample_rows, CapacityConfig};
-use ssl_analysis::geometry::{centroid_cosines, manifold_geometry};
+use ssl_analysis::analyze::{analyze, stages, AnalyzeInput, AnalyzeOptions};
+use ssl_analysis::geometry::centroid_cosines;
 use ssl_analysis::knn::KnnConfig;
-use ssl_analysis::mft::{mft_analysis, MftConfig};
+use ssl_analysis::mft::MftConfig;
 use ssl_analysis::plot::{heatmap_plot, histogram_plot, spectrum_plot, SpectrumSeries};
-use ssl_analysis::probe::{holdout_split, linear_probe_accuracy};
-use ssl_analysis::report::{EmbeddingReport, LinearProbeSummary, ReportOptions, ReportedCapacity, ReportedMft, SpectrumOptions};
 use ssl_analysis::{npy, AnalysisError};
+use ssl_io::progress::Progress;
 use ssl_io::{write_new_atomic, write_new_bytes_atomic, AtomicError};
 
 #[derive(Parser)]
@@ -126,43 +125,47 @@ fn atomic_error(e: AtomicError<AnalysisError>) -> AnalysisError {
     }
 }
 
+/// The command-line flag of an [`AnalyzeOptions`] field named in an error.
+fn flag(field: &'static str) -> &'static str {
+    match field {
+        "alpha_window" => "--alpha-window",
+        "collapse_threshold" => "--collapse-threshold",
+        "probe_lambda" => "--probe-lambda",
+        "knn_k" => "--knn-k",
+        "knn_temperature" => "--knn-temperature",
+        "capacity_manifolds" => "--capacity-manifolds",
+        "capacity_points" => "--capacity-points",
+        "mft_kappa" => "--mft-kappa",
+        "mft_reps" => "--mft-reps",
+        "mft_n_t" => "--mft-n-t",
+        "labels" => "--labels",
+        other => other,
+    }
+}
+
 fn run(a: Args) -> Result<(), AnalysisError> {
     let window = a
         .alpha_window
         .split_once(',')
         .and_then(|(f, l)| Some((f.trim().parse::<usize>().ok()?, l.trim().parse::<usize>().ok()?)))
         .ok_or_else(|| bad("--alpha-window", format!("`{}`: expected FIRST,LAST (1-based ranks)", a.alpha_window)))?;
-    if window.0 < 1 || window.1 < window.0 + 1 {
-        return Err(bad("--alpha-window", format!("`{}`: expected FIRST,LAST with 1 <= FIRST < LAST (1-based ranks)", a.alpha_window)));
-    }
-    if !(a.collapse_threshold >= 0.0 && a.collapse_threshold < 1.0) {
-        return Err(bad("--collapse-threshold", format!("{}: expected 0 <= t < 1", a.collapse_threshold)));
-    }
-    if a.capacity_trials > 0 && a.capacity_manifolds < 2 {
-        return Err(bad(
-            "--capacity-manifolds",
-            format!("{}: the capacity simulation needs at least 2 manifolds (or --capacity-trials 0)", a.capacity_manifolds),
-        ));
-    }
-    if a.capacity_trials > 0 && a.capacity_points < 1 {
-        return Err(bad("--capacity-points", "0: expected at least 1 point per manifold (or --capacity-trials 0)".into()));
-    }
-    let mft_cfg = MftConfig { kappa: a.mft_kappa, n_t: a.mft_n_t.max(1), n_reps: a.mft_reps, seed: a.mft_seed };
-    if a.mft_n_t > 0 {
-        mft_cfg.check().map_err(|e| match e {
-            AnalysisError::Param { name, problem } => bad(
-                match name {
-                    "kappa" => "--mft-kappa",
-                    "n_reps" => "--mft-reps",
-                    _ => "--mft-n-t",
-                },
-                problem,
-            ),
-            other => other,
-        })?;
-    }
-    if a.knn_k == 0 || !(a.knn_temperature > 0.0 && a.knn_temperature.is_finite()) {
-        return Err(bad("--knn-k/--knn-temperature", format!("k = {}, T = {}: expected k >= 1 and a finite T > 0", a.knn_k, a.knn_temperature)));
+    let opts = AnalyzeOptions {
+        alpha_window: window,
+        collapse_threshold: a.collapse_threshold,
+        probe_lambda: a.probe_lambda,
+        knn: KnnConfig { k: a.knn_k, temperature: a.knn_temperature },
+        capacity_trials: a.capacity_trials,
+        capacity_manifolds: a.capacity_manifolds,
+        capacity_points: a.capacity_points,
+        mft: (a.mft_n_t > 0).then_some(MftConfig { kappa: a.mft_kappa, n_t: a.mft_n_t, n_reps: a.mft_reps, seed: a.mft_seed }),
+    };
+    let as_flag = |e: AnalysisError| match e {
+        AnalysisError::Param { name, problem } => bad(flag(name), problem),
+        other => other,
+    };
+    opts.check().map_err(as_flag)?;
+    if a.labels.is_none() && a.train_embeddings.is_some() {
+        return Err(bad("--labels", "the kNN probe needs --labels for the query embeddings".into()));
     }
     // Nothing of the user's is overwritten: the folder is new, empty or holds only this
     // command's outputs, and every file this command writes must be new.
@@ -173,82 +176,27 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         outputs.push(histogram_path.clone());
     }
     ssl_io::check_output_folder(&a.out, &outputs, is_own_output)?;
+    let progress = Progress::new("analyze", 0);
+    progress.set_message("reading inputs");
     let x = npy::read_matrix(&a.embeddings)?;
-    let named = |e: AnalysisError, path: &PathBuf| match e {
-        AnalysisError::NonFinite { what: _, row, col } => AnalysisError::NonFinite { what: path.display().to_string(), row, col },
-        AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
-        other => other,
+    let labels = a.labels.as_ref().map(npy::read_labels).transpose()?;
+    let manifold_ids = a.manifold_ids.as_ref().map(npy::read_labels).transpose()?;
+    let bank = match (&a.train_embeddings, &a.train_labels) {
+        (Some(tx), Some(ty)) => Some((npy::read_matrix(tx)?, npy::read_labels(ty)?)),
+        _ => None,
     };
-    let opts = ReportOptions { spectrum: SpectrumOptions { alpha_window: window }, collapse_threshold: a.collapse_threshold };
-    let mut report = EmbeddingReport::compute(x.view(), opts).map_err(|e| named(e, &a.embeddings))?;
+    let names = [&a.embeddings, a.labels.as_ref().unwrap_or(&a.embeddings), a.manifold_ids.as_ref().unwrap_or(&a.embeddings)].map(|p| p.display().to_string());
+    let bank_names = [a.train_embeddings.as_ref(), a.train_labels.as_ref()].map(|p| p.map_or_else(String::new, |p| p.display().to_string()));
+    let input = AnalyzeInput {
+        embeddings: (&names[0], x.view()),
+        labels: labels.as_deref().map(|l| (names[1].as_str(), l)),
+        train: bank.as_ref().map(|(bx, by)| ((bank_names[0].as_str(), bx.view()), (bank_names[1].as_str(), by.as_slice()))),
+        manifold_ids: manifold_ids.as_deref().map(|m| (names[2].as_str(), m)),
+    };
+    progress.set_length(stages(&input, &opts) as u64 + 1);
+    let mut report = analyze(&input, &opts, &mut |s| progress.step(s)).map_err(as_flag)?;
     report.source = Some(a.embeddings.display().to_string());
-
-    let labels = a.labels.as_ref().map(|p| npy::read_labels(p).map(|l| (p, l))).transpose()?;
-    if let Some((path, l)) = &labels {
-        if l.len() != x.nrows() {
-            return Err(AnalysisError::Shape(format!("{}: {} labels for {} embeddings", path.display(), l.len(), x.nrows())));
-        }
-    }
-    if let (Some((_, y)), None) = (&labels, &a.train_embeddings) {
-        // No separate training set: a ridge probe on a held-out fifth of the given embeddings.
-        let (tr, te) = holdout_split(x.nrows());
-        let pick = |idx: &[usize]| x.select(ndarray::Axis(0), idx);
-        let lab = |idx: &[usize]| idx.iter().map(|&i| y[i]).collect::<Vec<_>>();
-        report.linear_probe_accuracy = Some(linear_probe_accuracy(pick(&tr).view(), &lab(&tr), pick(&te).view(), &lab(&te), a.probe_lambda)?);
-        report.linear_probe = Some(LinearProbeSummary {
-            model: ssl_analysis::probe::RIDGE_PROBE.into(),
-            lambda: a.probe_lambda,
-            train: tr.len(),
-            test: te.len(),
-            split: "every fifth row held out".into(),
-        });
-    }
-    let manifold_ids = a.manifold_ids.as_ref().map(|p| npy::read_labels(p).map(|l| (p, l))).transpose()?;
-    if let Some((path, ids)) = &manifold_ids {
-        report.manifold = Some(manifold_geometry(x.view(), ids).map_err(|e| match e {
-            AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
-            other => other,
-        })?);
-    }
-    let capacity_groups = manifold_ids.as_ref().map(|(p, l)| (*p, l, "manifold ids")).or(labels.as_ref().map(|(p, l)| (*p, l, "classes")));
-    if let (Some((path, ids, kind)), true) = (capacity_groups, a.capacity_trials > 0) {
-        let rows = subsample_rows(ids, a.capacity_manifolds, a.capacity_points);
-        let sub = x.select(ndarray::Axis(0), &rows);
-        let sub_ids: Vec<u32> = rows.iter().map(|&r| ids[r]).collect();
-        let cfg = CapacityConfig { trials: a.capacity_trials, ..Default::default() };
-        let capacity = simulated_capacity(sub.view(), &sub_ids, cfg).map_err(|e| match e {
-            AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
-            other => other,
-        })?;
-        report.capacity = Some(ReportedCapacity { capacity, manifolds_from: kind.into() });
-    }
-    if let (Some((path, ids, kind)), true) = (capacity_groups, a.mft_n_t > 0) {
-        let mft = mft_analysis(x.view(), ids, mft_cfg).map_err(|e| match e {
-            AnalysisError::Shape(s) => AnalysisError::Shape(format!("{}: {s}", path.display())),
-            other => other,
-        })?;
-        report.mft = Some(ReportedMft { mft, manifolds_from: kind.into() });
-    }
-    if let (Some(tx), Some(ty)) = (&a.train_embeddings, &a.train_labels) {
-        let Some((_, query_labels)) = &labels else {
-            return Err(bad("--labels", "the kNN probe needs --labels for the query embeddings".into()));
-        };
-        let bank = npy::read_matrix(tx)?;
-        let bank_labels = npy::read_labels(ty)?;
-        if bank_labels.len() != bank.nrows() {
-            return Err(AnalysisError::Shape(format!("{}: {} labels for {} bank embeddings", ty.display(), bank_labels.len(), bank.nrows())));
-        }
-        let knn = KnnConfig { k: a.knn_k, temperature: a.knn_temperature };
-        report = report.with_knn(bank.view(), &bank_labels, x.view(), query_labels, knn).map_err(|e| named(e, tx))?;
-        report.linear_probe_accuracy = Some(linear_probe_accuracy(bank.view(), &bank_labels, x.view(), query_labels, a.probe_lambda)?);
-        report.linear_probe = Some(LinearProbeSummary {
-            model: ssl_analysis::probe::RIDGE_PROBE.into(),
-            lambda: a.probe_lambda,
-            train: bank.nrows(),
-            test: x.nrows(),
-            split: "train embeddings / embeddings".into(),
-        });
-    }
+    progress.step("plots");
     let spectrum = &report.spectrum;
 
     std::fs::create_dir_all(&a.out).map_err(|e| AnalysisError::File { path: a.out.clone(), problem: format!("cannot create: {e}") })?;
@@ -267,7 +215,7 @@ fn run(a: Args) -> Result<(), AnalysisError> {
     if let Some(g) = &report.manifold {
         cosines.push(("manifold centroids (--manifold-ids)", g.centroid_cosines.clone()));
     }
-    if let Some((_, y)) = &labels {
+    if let Some(y) = &labels {
         cosines.push(("class centroids (--labels)", centroid_cosines(x.view(), y)?));
     }
     if !cosines.is_empty() {
@@ -275,6 +223,7 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         write_new_atomic(&histogram_path, |tmp| histogram_plot(tmp, "cosine similarity between centroids", "cosine similarity", &series, (-1.0, 1.0), 40))
             .map_err(atomic_error)?;
     }
+    progress.finish();
     let text = serde_json::to_string_pretty(&report).map_err(|e| bad("report", e.to_string()))?;
     // Never replaces a report.json, even one that appeared while this one was computed.
     write_new_bytes_atomic(&report_path, text).map_err(|e| atomic_error(e.map_write(|n| match n {})))?;
