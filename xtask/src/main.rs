@@ -6,6 +6,7 @@
 //! * `cargo xtask test [ARGS]` — set up, then run the whole test suite.
 //! * `cargo xtask doctor` — set up, then report torch, CUDA, BLAS and datasets.
 //! * `cargo xtask setup` — only the set-up steps.
+//! * `cargo xtask wheel` — the Python bindings' wheel (`import ssl_analysis`) into `target/wheels/`.
 //!
 //! Set-up installs what the workspace needs and skips what is already there (`cargo xtask
 //! analyze` only the BLAS: it never needs libtorch), shows pip's and apt's own progress, and ends
@@ -20,6 +21,7 @@
 
 mod child;
 mod setup;
+mod wheel;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -33,8 +35,11 @@ tasks:
   train [ARGS]   set up, then train (no ARGS: the default SimCLR Fashion-MNIST recipe);
                  ARGS go to the runner: --recipe NAME | --config FILE, --device cpu|cuda|auto,
                  --name NAME, --set key=value, ... (cargo xtask train --help)
-  test [ARGS]    set up, then run every test of the workspace (ARGS go to cargo test)
+  test [ARGS]    set up, then run every test of the workspace (ARGS go to cargo test), then
+                 build the Python wheel and run its pytest suite
   doctor         set up, then print torch version, CUDA devices, BLAS and datasets
+  wheel          build the Python bindings (import ssl_analysis) into target/wheels/
+                 (sets up only OpenBLAS and maturin, never libtorch)
   analyze ARGS   diagnose embeddings from any framework (sets up only OpenBLAS, never libtorch):
                  --embeddings X.npy [--labels y.npy]
                  [--train-embeddings Xtr.npy --train-labels ytr.npy] --out DIR
@@ -61,8 +66,12 @@ fn main() -> ExitCode {
         "test" => setup::run_all(&root).and_then(|()| {
             let mut cmd = cargo(&root);
             cmd.args(["test", "--workspace", "--release"]).args(rest);
-            run("cargo test --workspace --release", cmd)
+            run("cargo test --workspace --release", cmd)?;
+            // The Python bindings: the wheel as users install it, tested with pytest.
+            wheel::test(&root)
         }),
+        // The Python bindings' wheel: LAPACK and maturin only, never libtorch.
+        "wheel" => setup::run_wheel(&root).and_then(|()| wheel::build(&root).map(drop)),
         // Embeddings from any framework: only LAPACK is needed, never libtorch.
         "analyze" => setup::run_analysis().and_then(|()| {
             // The analysis CLI lives in ssl-analysis: it never needs libtorch.

@@ -25,6 +25,11 @@ pub const TORCHVISION_VERSION: &str = "0.26.0";
 pub const TENSORBOARD_PACKAGES: [&str; 4] = ["tensorboard==2.21.0", "protobuf==7.36.2", "absl-py==2.5.1", "packaging==26.4"];
 /// Where torchvision and Pillow are installed (on `PYTHONPATH` after [`TORCH_DIR`]).
 pub const PYTHON_EXTRA_DIR: &str = ".deps/python-extra";
+/// What building and testing the Python bindings needs (`cargo xtask wheel`, the pytest suite):
+/// maturin, numpy and pytest with their dependencies, pinned.
+pub const PYTHON_TOOLS: [&str; 3] = ["maturin==1.16.0", "numpy==2.4.6", "pytest==9.2.0"];
+/// Where they are installed (`PYTHONPATH` of the wheel build and of pytest).
+pub const PYTHON_TOOLS_DIR: &str = ".deps/python-tools";
 /// The idx files of Fashion-MNIST.
 pub const FASHION_FILES: [&str; 4] = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
 
@@ -44,7 +49,13 @@ pub fn run_all(root: &Path) -> Result<(), String> {
         ("torchvision", &|| ensure_torchvision(root), PYTHON_EXTRA_DIR),
         ("OpenBLAS", &ensure_openblas, "libopenblas-dev"),
         ("Fashion-MNIST", &|| ensure_fashion_mnist(root), "data/fashion-mnist"),
+        ("Python tools", &|| ensure_python_tools(root), PYTHON_TOOLS_DIR),
     ])
+}
+
+/// What the Python bindings need (`cargo xtask wheel`): LAPACK and maturin/numpy, never libtorch.
+pub fn run_wheel(root: &Path) -> Result<(), String> {
+    run_steps(&[("OpenBLAS", &ensure_openblas, "libopenblas-dev"), ("Python tools", &|| ensure_python_tools(root), PYTHON_TOOLS_DIR)])
 }
 
 /// Only what the analysis needs (`cargo xtask analyze`: embeddings from any framework): LAPACK,
@@ -160,7 +171,35 @@ fn ensure_torchvision(root: &Path) -> Result<Outcome, String> {
     Ok(Outcome::Installed)
 }
 
-fn find_python() -> Option<String> {
+/// maturin, numpy and pytest into `.deps/python-tools` (via a `.partial` folder).
+fn ensure_python_tools(root: &Path) -> Result<Outcome, String> {
+    let dir = root.join(PYTHON_TOOLS_DIR);
+    let markers: Vec<PathBuf> = PYTHON_TOOLS.iter().map(|p| dir.join(format!("{}.dist-info", p.replace("==", "-")))).collect();
+    if markers.iter().all(|m| m.exists()) {
+        step(&format!("Python tools ({}): present in {PYTHON_TOOLS_DIR}", PYTHON_TOOLS.join(", ")));
+        return Ok(Outcome::Present);
+    }
+    let python = find_python().ok_or_else(|| "Python tools: no python3 with pip found; install python3-pip, then run again".to_string())?;
+    let partial = root.join(format!("{PYTHON_TOOLS_DIR}.partial"));
+    for stale in [&partial, &dir] {
+        if stale.exists() {
+            std::fs::remove_dir_all(stale).map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
+        }
+    }
+    step(&format!("Python tools: installing {} (~40 MB) into {PYTHON_TOOLS_DIR}:", PYTHON_TOOLS.join(" ")));
+    let mut cmd = Command::new(&python);
+    cmd.args(["-m", "pip", "install", "--progress-bar", "on", "--disable-pip-version-check", "--no-input", "--root-user-action=ignore", "--target"])
+        .arg(&partial)
+        .args(PYTHON_TOOLS);
+    run("pip install maturin numpy pytest", cmd)
+        .map_err(|e| format!("{e}\n  the Python tools could not be installed: check that PyPI is reachable, then run again"))?;
+    std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dir.display()))?;
+    step(&format!("Python tools: installed in {PYTHON_TOOLS_DIR}"));
+    Ok(Outcome::Installed)
+}
+
+/// The first `python3`/`python` that has pip.
+pub fn find_python() -> Option<String> {
     ["python3", "python"]
         .into_iter()
         .find(|p| Command::new(p).args(["-m", "pip", "--version"]).output().map(|o| o.status.success()).unwrap_or(false))

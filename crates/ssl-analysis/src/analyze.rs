@@ -29,19 +29,24 @@ use crate::mft::{mft_analysis, MftConfig};
 use crate::probe::{holdout_split, linear_probe_accuracy, RIDGE_PROBE};
 use crate::report::{EmbeddingReport, LinearProbeSummary, ReportOptions, ReportedCapacity, ReportedMft, SpectrumOptions, COLLAPSE_THRESHOLD};
 
+/// A matrix and the name its errors use.
+pub type NamedMatrix<'a> = (&'a str, ArrayView2<'a, f32>);
+/// Labels (or manifold ids) and the name their errors use.
+pub type NamedLabels<'a> = (&'a str, &'a [u32]);
+
 /// What is analysed; each array with the name its errors use.
 #[derive(Clone, Copy, Debug)]
 pub struct AnalyzeInput<'a> {
     /// The embeddings, n × d.
-    pub embeddings: (&'a str, ArrayView2<'a, f32>),
+    pub embeddings: NamedMatrix<'a>,
     /// One class label per embedding: the held-out ridge probe (without `train`), the query labels
     /// of the kNN probe (with it), and the manifolds of the capacity measures without `manifold_ids`.
-    pub labels: Option<(&'a str, &'a [u32])>,
+    pub labels: Option<NamedLabels<'a>>,
     /// A labelled bank (training embeddings and their labels): the kNN and ridge probes are
     /// trained on it and tested on the embeddings.
-    pub train: Option<((&'a str, ArrayView2<'a, f32>), (&'a str, &'a [u32]))>,
+    pub train: Option<(NamedMatrix<'a>, NamedLabels<'a>)>,
     /// One manifold id per embedding (e.g. the image of each augmented view).
-    pub manifold_ids: Option<(&'a str, &'a [u32])>,
+    pub manifold_ids: Option<NamedLabels<'a>>,
 }
 
 impl<'a> AnalyzeInput<'a> {
