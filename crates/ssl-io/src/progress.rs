@@ -2,9 +2,11 @@
 //! terminal (indicatif), plain periodic lines when stderr is a file or a pipe (CI logs, `nohup`),
 //! so a long `eval`, `export`, `analyze`, `compare` or study always says where it is.
 //!
-//! Two ways to advance: [`Progress::inc`] counts items (batches, images, runs), [`Progress::step`]
-//! starts the next named stage. Plain lines appear at each stage, and for items at most every
-//! [`PLAIN_EVERY`] (with the rate and the time left), and once at the end.
+//! Three ways to advance: [`Progress::inc`] counts items (batches, images, runs),
+//! [`Progress::step`] starts the next named stage of a fixed list, [`Progress::stage`] starts a
+//! named stage with its own count of items (the bar restarts: "kNN: embedding the bank 120/235").
+//! Plain lines appear at each stage, and for items at most every [`PLAIN_EVERY`] (with the rate
+//! and the time left), and once at the end.
 //!
 //! ```
 //! use ssl_io::progress::Progress;
@@ -34,6 +36,7 @@ pub struct Progress {
 
 struct Plain {
     start: Instant,
+    stage_start: Instant,
     last_line: Instant,
     pos: u64,
     len: u64,
@@ -56,22 +59,18 @@ impl Progress {
     fn with_mode(label: &str, len: u64, terminal: bool, quiet: bool) -> Self {
         let bar = terminal.then(|| {
             let bar = ProgressBar::new(len);
-            bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {pos}/{len} {msg} [{elapsed_precise} < ETA {eta_precise}, {per_sec}]")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
             bar.set_prefix(label.to_string());
-            bar.enable_steady_tick(Duration::from_millis(500));
+            restyle(&bar, len);
             bar
         });
         let now = Instant::now();
-        Progress { label: label.to_string(), bar, plain: Mutex::new(Plain { start: now, last_line: now, pos: 0, len, stage: None, quiet }) }
+        Progress { label: label.to_string(), bar, plain: Mutex::new(Plain { start: now, stage_start: now, last_line: now, pos: 0, len, stage: None, quiet }) }
     }
 
     /// Sets the total number of units.
     pub fn set_length(&self, len: u64) {
         if let Some(bar) = &self.bar {
+            restyle(bar, len);
             bar.set_length(len);
         }
         self.plain.lock().expect("progress lock").len = len;
@@ -98,8 +97,36 @@ impl Progress {
             bar.set_message(name.to_string());
         } else if !p.quiet {
             let (pos, len, elapsed) = (p.pos, p.len, p.start.elapsed().as_secs_f64());
-            eprintln!("{}: [{}/{}] {name} ({elapsed:.1} s elapsed)", self.label, pos + 1, len.max(pos + 1));
+            let of = if len > 0 { format!("{}/{len}", pos + 1) } else { format!("{}", pos + 1) };
+            eprintln!("{}: [{of}] {name} ({elapsed:.1} s elapsed)", self.label);
             p.last_line = Instant::now();
+        }
+    }
+
+    /// Starts stage `name` of `len` items: the count restarts at 0 (the bar shows this stage).
+    pub fn stage(&self, name: &str, len: u64) {
+        let mut p = self.plain.lock().expect("progress lock");
+        p.pos = 0;
+        p.len = len;
+        p.stage = Some(name.to_string());
+        p.stage_start = Instant::now();
+        if let Some(bar) = &self.bar {
+            restyle(bar, len);
+            bar.set_length(len);
+            bar.set_position(0);
+            bar.reset_eta();
+            bar.set_message(name.to_string());
+        } else if !p.quiet {
+            eprintln!("{}: {name} ({len} to do, {:.1} s elapsed)", self.label, p.start.elapsed().as_secs_f64());
+            p.last_line = Instant::now();
+        }
+    }
+
+    /// Prints a line of results to stderr without tearing the bar (above it on a terminal).
+    pub fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
         }
     }
 
@@ -134,16 +161,36 @@ impl Progress {
     }
 }
 
+/// A bar with position, rate and ETA when the length is known; otherwise the stage's name and the
+/// elapsed time, redrawn only when something changes (so other lines printed meanwhile stay).
+fn restyle(bar: &ProgressBar, len: u64) {
+    if len > 0 {
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {pos}/{len} {msg} [{elapsed_precise} < ETA {eta_precise}, {per_sec}]")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(500));
+    } else {
+        bar.set_style(ProgressStyle::with_template("{prefix}: {msg} [{elapsed_precise}]").expect("valid template"));
+        bar.disable_steady_tick();
+    }
+}
+
 impl Plain {
-    /// `label: 340/1000 (34%), 12.1/s, 54.5 s left`.
+    /// `label: stage 340/1000 (34%), 12.1/s, 54.5 s left` (rate and time left of this stage).
     fn line(&self, label: &str) -> String {
-        let elapsed = self.start.elapsed().as_secs_f64();
+        let elapsed = self.stage_start.elapsed().as_secs_f64();
         let rate = self.pos as f64 / elapsed.max(1e-9);
+        let head = match &self.stage {
+            Some(s) => format!("{label}: {s}"),
+            None => format!("{label}:"),
+        };
         if self.len > 0 {
             let left = self.len.saturating_sub(self.pos) as f64 / rate.max(1e-9);
-            format!("{label}: {}/{} ({:.0}%), {rate:.1}/s, {left:.0} s left", self.pos, self.len, 100.0 * self.pos as f64 / self.len as f64)
+            format!("{head} {}/{} ({:.0}%), {rate:.1}/s, {left:.0} s left", self.pos, self.len, 100.0 * self.pos as f64 / self.len as f64)
         } else {
-            format!("{label}: {}, {rate:.1}/s, {elapsed:.0} s elapsed", self.pos)
+            format!("{head} {}, {rate:.1}/s, {elapsed:.0} s elapsed", self.pos)
         }
     }
 }
@@ -169,6 +216,18 @@ mod tests {
         let line = p.plain.lock().unwrap().line("export");
         assert!(line.starts_with("export: 4/10 (40%), "), "{line}");
         assert!(line.ends_with(" s left"), "{line}");
+    }
+
+    #[test]
+    fn a_stage_restarts_the_count_and_names_itself() {
+        let p = Progress::with_mode("eval", 0, false, true);
+        p.stage("kNN: embedding the bank", 8);
+        p.inc(2);
+        let line = p.plain.lock().unwrap().line("eval");
+        assert!(line.starts_with("eval: kNN: embedding the bank 2/8 (25%), "), "{line}");
+        p.stage("kNN: embedding the queries", 4);
+        let plain = p.plain.lock().unwrap();
+        assert_eq!((plain.pos, plain.len), (0, 4));
     }
 
     #[test]

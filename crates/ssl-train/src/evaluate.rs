@@ -10,7 +10,8 @@ use ssl_data::{Dataset, InMemoryDataset};
 use tch::Device;
 
 use crate::config::Config;
-use crate::network::{embed, raw_pixels, Network};
+use crate::network::{embed_shown, raw_pixels, Network};
+use ssl_io::progress::Progress;
 
 /// Ridge penalty of the final evaluation's linear probe (the default of `cargo xtask analyze`).
 pub const RIDGE_LAMBDA: f64 = 1.0;
@@ -63,6 +64,7 @@ pub fn evaluate(
     test: &InMemoryDataset,
     device: Device,
     run: &RunDir,
+    progress: &Progress,
 ) -> Result<Evaluation> {
     let view = cfg.views.eval_view();
     let knn = cfg.eval.knn();
@@ -70,8 +72,9 @@ pub fn evaluate(
     let test_labels = test.labels().unwrap_or_default();
     let bs = cfg.eval.batch_size;
 
-    let tr = embed(&net.backbone, train, view, bs, device)?;
-    let te = embed(&net.backbone, test, view, bs, device)?;
+    let tr = embed_shown(&net.backbone, train, view, bs, device, (progress, "final evaluation: embedding the training images"))?;
+    let te = embed_shown(&net.backbone, test, view, bs, device, (progress, "final evaluation: embedding the test images"))?;
+    progress.stage("final evaluation: spectrum, kNN and ridge probe", 0);
     let mut trained = EmbeddingReport::compute(te.view(), ReportOptions::default())?.with_knn(tr.view(), train_labels, te.view(), test_labels, knn)?;
     if !train_labels.is_empty() && !test_labels.is_empty() {
         // The closed-form linear probe of `cargo xtask analyze`: ridge on standardised features,
@@ -86,8 +89,9 @@ pub fn evaluate(
         });
     }
     drop(tr);
-    let tr0 = embed(&init.backbone, train, view, bs, device)?;
-    let te0 = embed(&init.backbone, test, view, bs, device)?;
+    let tr0 = embed_shown(&init.backbone, train, view, bs, device, (progress, "final evaluation: the encoder at initialisation, training images"))?;
+    let te0 = embed_shown(&init.backbone, test, view, bs, device, (progress, "final evaluation: the encoder at initialisation, test images"))?;
+    progress.stage("final evaluation: kNN at initialisation and on raw pixels", 0);
     let knn_init = knn_accuracy(tr0.view(), train_labels, te0.view(), test_labels, knn)?;
     drop(tr0);
     let (ptr, pte) = (raw_pixels(train), raw_pixels(test));

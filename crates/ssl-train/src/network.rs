@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use ssl_data::{make_batch, Dataset, ViewTransform};
+use ssl_io::progress::Progress;
 use ssl_models::resnet::Depth;
 use ssl_models::{Mlp, MlpConfig, ResNet, ResNetConfig, Stem};
 use tch::nn::{self, ModuleT};
@@ -138,11 +139,32 @@ impl Network {
 
 /// Backbone representations (eval mode, no gradient) of every image of `ds`, `[n, d]` f32.
 pub fn embed(backbone: &ResNet, ds: &dyn Dataset, view: &dyn ViewTransform, batch: usize, device: Device) -> Result<Array2<f32>> {
-    embed_with(ds, view, batch, device, |x| backbone.forward_t(x, false))
+    embed_with(ds, view, batch, device, &Progress::hidden(), |x| backbone.forward_t(x, false))
 }
 
-/// `f` (run in eval mode without gradient) applied to every image of `ds`, `[n, d]` f32.
-pub fn embed_with(ds: &dyn Dataset, view: &dyn ViewTransform, batch: usize, device: Device, f: impl Fn(&Tensor) -> Tensor) -> Result<Array2<f32>> {
+/// [`embed`], counting batches on `progress` (a stage of its own, named `stage`).
+pub fn embed_shown(
+    backbone: &ResNet,
+    ds: &dyn Dataset,
+    view: &dyn ViewTransform,
+    batch: usize,
+    device: Device,
+    progress: (&Progress, &str),
+) -> Result<Array2<f32>> {
+    progress.0.stage(progress.1, ds.len().div_ceil(batch.max(1)) as u64);
+    embed_with(ds, view, batch, device, progress.0, |x| backbone.forward_t(x, false))
+}
+
+/// `f` (run in eval mode without gradient) applied to every image of `ds`, `[n, d]` f32; each
+/// batch counts one on `progress`.
+pub fn embed_with(
+    ds: &dyn Dataset,
+    view: &dyn ViewTransform,
+    batch: usize,
+    device: Device,
+    progress: &Progress,
+    f: impl Fn(&Tensor) -> Tensor,
+) -> Result<Array2<f32>> {
     let n = ds.len();
     let mut rows: Vec<f32> = Vec::new();
     let mut dim = 0usize;
@@ -154,6 +176,7 @@ pub fn embed_with(ds: &dyn Dataset, view: &dyn ViewTransform, batch: usize, devi
         let r = tch::no_grad(|| f(&x)).to_kind(Kind::Float).to_device(Device::Cpu);
         dim = r.size()[1] as usize;
         rows.extend(Vec::<f32>::try_from(r.flatten(0, -1))?);
+        progress.inc(1);
     }
     Ok(Array2::from_shape_vec((n, dim), rows)?)
 }

@@ -38,6 +38,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use ssl_data::{Dataset, EpochIter, InMemoryDataset, Loader, LoaderConfig, MultiViewBatch, Split};
+use ssl_io::progress::Progress;
 use ssl_models::amp::GradScaler;
 use ssl_models::checkpoint::{self, TrainState};
 use ssl_models::ema::{copy_weights, ema_update};
@@ -639,8 +640,13 @@ impl Trainer {
                 self.train_set.len(),
                 self.test_set.len()
             );
-            eval =
-                Some(evaluate(&self.cfg, &self.net, &self.init, self.train_set.as_ref(), &self.test_set, self.device, &self.run).context("final evaluation")?);
+            // A bar on a terminal, else plain lines.
+            let progress = Progress::new("train", 0);
+            eval = Some(
+                evaluate(&self.cfg, &self.net, &self.init, self.train_set.as_ref(), &self.test_set, self.device, &self.run, &progress)
+                    .context("final evaluation")?,
+            );
+            progress.finish();
         }
         let wall = self.started.elapsed().as_secs_f64();
         self.provenance.wall_seconds = Some(wall);

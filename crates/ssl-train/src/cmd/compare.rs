@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use ssl_analysis::plot::SpectrumSeries;
+use ssl_io::progress::Progress;
 
 use crate::config::read_saved;
 use crate::run::{atomic_error, read_json, read_metrics, EvalReport, MetricLine, Provenance, RunReport, RunState};
@@ -127,7 +128,17 @@ pub fn compare(dirs: &[PathBuf], plot: &Path) -> Result<String> {
     if plot.exists() {
         bail!("{} already exists; choose another --plot (nothing was written)", plot.display());
     }
-    let rows: Vec<RunRow> = dirs.iter().map(|d| read_run(d)).collect::<Result<_>>()?;
+    let progress = Progress::new("compare", dirs.len() as u64);
+    progress.stage("reading runs", dirs.len() as u64);
+    let rows: Vec<RunRow> = dirs
+        .iter()
+        .map(|d| {
+            let row = read_run(d);
+            progress.inc(1);
+            row
+        })
+        .collect::<Result<_>>()?;
+    progress.finish();
     let series: Vec<SpectrumSeries<'_>> = rows.iter().map(|r| SpectrumSeries { label: &r.name, eigenvalues: &r.eigenvalues, fit: None }).collect();
     if let Some(parent) = plot.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;

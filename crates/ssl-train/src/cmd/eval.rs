@@ -30,8 +30,9 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::Config;
 use crate::dataset::load_split;
-use crate::network::{embed, ModelConfig, Network};
+use crate::network::{embed_shown, ModelConfig, Network};
 use crate::run::{load_network, DistillResult, EvalReport, FinetuneResult, FractionResult, KnnResult, LinearResult};
+use ssl_io::progress::Progress;
 
 /// An evaluation protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,12 +209,14 @@ impl Classifier {
 }
 
 /// Test accuracy of `f` (logits of a normalised batch) on `test`.
-fn accuracy(cfg: &Config, test: &InMemoryDataset, device: Device, f: impl Fn(&Tensor) -> Tensor) -> Result<f64> {
+fn accuracy(cfg: &Config, test: &InMemoryDataset, device: Device, progress: (&Progress, &str), f: impl Fn(&Tensor) -> Tensor) -> Result<f64> {
     let view = cfg.views.eval_view();
     let labels = test.labels().ok_or_else(|| anyhow!("the test set has no labels"))?;
     let mut correct = 0i64;
     let idx: Vec<usize> = (0..test.len()).collect();
+    progress.0.stage(progress.1, test.len().div_ceil(cfg.eval.batch_size.max(1)) as u64);
     for chunk in idx.chunks(cfg.eval.batch_size.max(1)) {
+        progress.0.inc(1);
         let b = ssl_data::make_batch(test, view, chunk, 1, 0, 0);
         let [_, n, c, h, w] = b.dims().map(|v| v as i64);
         let x = Tensor::from_slice(&b.data).view([n, c, h, w]).to_device(device);
@@ -267,11 +270,13 @@ fn supervised(
     train_mode: bool,
     step_logits: &dyn Fn(&Tensor, bool) -> Tensor,
     teacher: Option<&Distillation>,
+    progress: (&Progress, &str),
 ) -> Result<f64> {
     let batch = batch.min(train.len()).max(2);
     let lc = LoaderConfig { batch_size: batch, views: 1, seed: cfg.seed + 17, ..Default::default() };
     let loader = Loader::new(train.clone(), Arc::new(cfg.views.supervised_view()), lc)?;
     let total = loader.batches_per_epoch() * epochs;
+    progress.0.stage(progress.1, total as u64);
     let peak = scaled_lr(0.1, batch);
     let (mut step, mut last) = (0usize, f64::NAN);
     for epoch in 0..epochs {
@@ -297,6 +302,7 @@ fn supervised(
                 bail!("the supervised loss became {last} at step {step}");
             }
             step += 1;
+            progress.0.inc(1);
         }
     }
     Ok(last)
@@ -321,15 +327,17 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
     let classes = train.num_classes().ok_or_else(|| anyhow!("evaluation needs labels; {} has none", cfg.data.dataset))? as i64;
     let mut result = EvalReport::new(run, &cfg.name, cfg.objective.name());
     let fresh = || -> Result<Network> { Ok(load_network(run, opts.device)?.1) };
+    let progress = Progress::new("eval", 0);
 
     if wants(Protocol::Knn) {
         let net = fresh()?;
         let view = cfg.views.eval_view();
         let knn = cfg.eval.knn();
-        let tr = embed(&net.backbone, train.as_ref(), view, cfg.eval.batch_size, device)?;
-        let te = embed(&net.backbone, &test, view, cfg.eval.batch_size, device)?;
+        let tr = embed_shown(&net.backbone, train.as_ref(), view, cfg.eval.batch_size, device, (&progress, "kNN: embedding the training images"))?;
+        let te = embed_shown(&net.backbone, &test, view, cfg.eval.batch_size, device, (&progress, "kNN: embedding the test images"))?;
+        progress.stage("kNN: voting", 0);
         let acc = knn_accuracy(tr.view(), train.labels().unwrap_or_default(), te.view(), test.labels().unwrap_or_default(), knn)?;
-        eprintln!("kNN (k = {}, T = {}): {acc:.4}", knn.k, knn.temperature);
+        progress.println(&format!("kNN (k = {}, T = {}): {acc:.4}", knn.k, knn.temperature));
         result.knn = Some(KnnResult { accuracy: acc, settings: KnnSummary::new(knn, train.len(), test.len()) });
     }
 
@@ -344,9 +352,10 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
         let mut opt = Optimizer::new(&lvs, OptimizerConfig::new(OptimizerKind::Sgd))?;
         // Frozen backbone: BatchNorm in eval mode, features without gradient.
         let step = |x: &Tensor, _train: bool| clf.linear.forward(&tch::no_grad(|| clf.features(x, false)));
-        let loss = supervised(&cfg, train.clone(), opts.linear_epochs, opts.batch_size, &mut opt, device, false, &step, None)?;
-        let acc = accuracy(&cfg, &test, device, |x| clf.logits(x, false))?;
-        eprintln!("linear probe ({} epochs, frozen backbone): {acc:.4}", opts.linear_epochs);
+        let loss =
+            supervised(&cfg, train.clone(), opts.linear_epochs, opts.batch_size, &mut opt, device, false, &step, None, (&progress, "linear probe: training"))?;
+        let acc = accuracy(&cfg, &test, device, (&progress, "linear probe: testing"), |x| clf.logits(x, false))?;
+        progress.println(&format!("linear probe ({} epochs, frozen backbone): {acc:.4}", opts.linear_epochs));
         result.linear = Some(LinearResult {
             accuracy: acc,
             epochs: opts.linear_epochs,
@@ -371,9 +380,10 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
             oc.weight_decay = 5e-4;
             let mut opt = Optimizer::new(&clf.net.vs, oc)?;
             let step = |x: &Tensor, train: bool| clf.logits(x, train);
-            supervised(&cfg, part.clone(), opts.finetune_epochs, opts.batch_size.min(part.len()), &mut opt, device, true, &step, None)?;
-            let acc = accuracy(&cfg, &test, device, |x| clf.logits(x, false))?;
-            eprintln!("fine-tuned on {:.0}% of the labels ({} images, {} epochs): {acc:.4}", f * 100.0, part.len(), opts.finetune_epochs);
+            let name = format!("fine-tuning on {:.0}% of the labels", f * 100.0);
+            supervised(&cfg, part.clone(), opts.finetune_epochs, opts.batch_size.min(part.len()), &mut opt, device, true, &step, None, (&progress, &name))?;
+            let acc = accuracy(&cfg, &test, device, (&progress, &format!("{name}: testing")), |x| clf.logits(x, false))?;
+            progress.println(&format!("fine-tuned on {:.0}% of the labels ({} images, {} epochs): {acc:.4}", f * 100.0, part.len(), opts.finetune_epochs));
             rows.push(FractionResult { fraction: f, images: part.len(), accuracy: acc });
             // The teacher is the model fine-tuned on the largest fraction.
             if teacher.as_ref().is_none_or(|(tf, _, _)| f > *tf) {
@@ -408,10 +418,14 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
         let teach = |x: &Tensor| t.logits(x, false);
         let distillation =
             Distillation { teacher: &teach, temperature: opts.distill_temperature, label_weight: opts.distill_label_weight, labelled: &labelled };
-        supervised(&cfg, train.clone(), opts.distill_epochs, opts.batch_size, &mut opt, device, true, &step, Some(&distillation))?;
-        let acc = accuracy(&cfg, &test, device, |x| student.logits(x, false))?;
-        let teacher_acc = accuracy(&cfg, &test, device, |x| t.logits(x, false))?;
-        eprintln!("distilled student (width {width}, {} epochs on {} unlabeled images): {acc:.4} (teacher {teacher_acc:.4})", opts.distill_epochs, train.len());
+        supervised(&cfg, train.clone(), opts.distill_epochs, opts.batch_size, &mut opt, device, true, &step, Some(&distillation), (&progress, "distillation"))?;
+        let acc = accuracy(&cfg, &test, device, (&progress, "distillation: testing the student"), |x| student.logits(x, false))?;
+        let teacher_acc = accuracy(&cfg, &test, device, (&progress, "distillation: testing the teacher"), |x| t.logits(x, false))?;
+        progress.println(&format!(
+            "distilled student (width {width}, {} epochs on {} unlabeled images): {acc:.4} (teacher {teacher_acc:.4})",
+            opts.distill_epochs,
+            train.len()
+        ));
         result.distill = Some(DistillResult {
             student_width: width,
             teacher_width: cfg.model.width,
@@ -425,6 +439,7 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
         });
     }
 
+    progress.finish();
     crate::run::write_json_new(&out, &result)?;
     Ok((out, result))
 }

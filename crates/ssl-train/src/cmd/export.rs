@@ -29,8 +29,9 @@ use tch::nn::ModuleT;
 use tch::{Kind, Tensor};
 
 use crate::dataset::load_split;
-use crate::network::{embed, embed_with, Network};
+use crate::network::{embed_shown, embed_with, Network};
 use crate::run::load_network;
+use ssl_io::progress::Progress;
 
 /// A layer whose embeddings an export writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,7 +267,9 @@ fn layer_outputs(net: &Network, x: &Tensor, layers: &[Layer]) -> Vec<Tensor> {
     })
 }
 
-/// K views of each of the first N images of `ds` through `net`, for each of `layers`.
+/// K views of each of the first N images of `ds` through `net`, for each of `layers`; each batch
+/// counts one on `progress`.
+#[allow(clippy::too_many_arguments)]
 pub fn layer_views(
     net: &Network,
     seed: u64,
@@ -275,6 +278,7 @@ pub fn layer_views(
     layers: &[Layer],
     v: ViewsExport,
     batch: usize,
+    progress: &Progress,
 ) -> Result<LayerViews> {
     if v.views == 0 || v.images == 0 {
         bail!("--views {} --images {}: expected at least 1 view of at least 1 image", v.views, v.images);
@@ -290,7 +294,9 @@ pub fn layer_views(
     let mut dims = vec![0usize; layers.len()];
     let indices: Vec<usize> = (0..v.images).collect();
     let per_batch = (batch / v.views).max(1);
+    progress.set_length(v.images.div_ceil(per_batch) as u64);
     for chunk in indices.chunks(per_batch) {
+        progress.inc(1);
         let b = make_batch(ds, transform, chunk, v.views, seed, v.epoch);
         let [k, n, c, h, w] = b.dims().map(|d| d as i64);
         let x = Tensor::from_slice(&b.data).view([k * n, c, h, w]).to_device(device);
@@ -369,7 +375,10 @@ pub fn export(run: &Path, opts: &ExportOptions) -> Result<Vec<PathBuf>> {
             bail!("--images {}: the {split} split has only {} images (data.{split}_limit = {limit})", v.images, ds.len());
         }
         let transform = view_transform(&cfg, &ds, v.pipeline)?;
-        let got = layer_views(&net, cfg.seed, &ds, transform.as_ref(), &layers, v, cfg.eval.batch_size)?;
+        let progress = Progress::new("export", 0);
+        progress.stage(&format!("{} views of {} images through {} layer(s)", v.views, v.images, layers.len()), 0);
+        let got = layer_views(&net, cfg.seed, &ds, transform.as_ref(), &layers, v, cfg.eval.batch_size, &progress)?;
+        progress.finish();
         std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
         let mut files = Vec::new();
         for ((layer, x), path) in got.layers.iter().zip(&names) {
@@ -400,23 +409,29 @@ pub fn export(run: &Path, opts: &ExportOptions) -> Result<Vec<PathBuf>> {
     let device = net.vs.device();
     if layers.is_empty() {
         let mut written = Vec::new();
-        let backbone = embed(&net.backbone, &ds, view, cfg.eval.batch_size, device)?;
+        let progress = Progress::new("export", 0);
+        let backbone = embed_shown(&net.backbone, &ds, view, cfg.eval.batch_size, device, (&progress, "backbone"))?;
         ssl_analysis::npy::write_matrix(&names[0], &backbone)?;
         written.push(names[0].clone());
         if let Some(head) = &net.projector {
-            let z = embed_with(&ds, view, cfg.eval.batch_size, device, |x| head.forward_t(&net.backbone.forward_t(x, false), false))?;
+            progress.stage("projector", ds.len().div_ceil(cfg.eval.batch_size.max(1)) as u64);
+            let z = embed_with(&ds, view, cfg.eval.batch_size, device, &progress, |x| head.forward_t(&net.backbone.forward_t(x, false), false))?;
             ssl_analysis::npy::write_matrix(&names[1], &z)?;
             written.push(names[1].clone());
         }
         let labels = names.last().expect("labels");
         ssl_analysis::npy::write_labels(labels, ds.labels().unwrap_or_default())?;
         written.push(labels.clone());
+        progress.finish();
         return Ok(written);
     }
     // One evaluation view of every image, per layer.
     let all = ViewsExport { views: 1, images: ds.len(), pipeline: ViewPipeline::Train, epoch: 0 };
     let eval: std::sync::Arc<dyn ViewTransform> = std::sync::Arc::new(view.clone());
-    let got = layer_views(&net, 0, &ds, eval.as_ref(), &layers, all, cfg.eval.batch_size)?;
+    let progress = Progress::new("export", 0);
+    progress.stage(&format!("{} images through {} layer(s)", ds.len(), layers.len()), 0);
+    let got = layer_views(&net, 0, &ds, eval.as_ref(), &layers, all, cfg.eval.batch_size, &progress)?;
+    progress.finish();
     for ((_, x), path) in got.layers.iter().zip(&names) {
         ssl_analysis::npy::write_matrix(path, x)?;
     }

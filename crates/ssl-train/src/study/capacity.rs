@@ -31,6 +31,7 @@ use ssl_analysis::plot::{category_plot, histogram_plot, spectrum_plot, SpectrumS
 use ssl_analysis::probe::linear_probe_accuracy;
 use ssl_analysis::report::SpectrumReport;
 use ssl_data::{Dataset, Split, ViewTransform};
+use ssl_io::progress::Progress;
 use ssl_models::DeviceChoice;
 
 use super::{figure, StudyOutput};
@@ -219,9 +220,10 @@ pub fn run(out: &StudyOutput, budget: CapacityBudget, device: DeviceChoice, thre
             &layers,
             ViewsExport { views: VIEWS, images: IMAGES, pipeline: ViewPipeline::Train, epoch: 0 },
             batch,
+            &Progress::hidden(),
         )?;
-        let queries = layer_views(&net, 0, &test, eval.as_ref(), &layers, one_view(QUERIES.min(test.len())), batch)?;
-        let bank = layer_views(&net, 0, &train_set, eval.as_ref(), &layers, one_view(train_set.len()), batch)?;
+        let queries = layer_views(&net, 0, &test, eval.as_ref(), &layers, one_view(QUERIES.min(test.len())), batch, &Progress::hidden())?;
+        let bank = layer_views(&net, 0, &train_set, eval.as_ref(), &layers, one_view(train_set.len()), batch, &Progress::hidden())?;
         // Class manifolds: the first PER_CLASS of each class among the query images.
         let classes = class_sample(&test, PER_CLASS, QUERIES);
         let class_labels: Vec<u32> = classes.iter().map(|&i| queries.labels[i]).collect();

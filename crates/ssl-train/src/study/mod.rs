@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use ssl_io::progress::Progress;
 
 /// The studies and their parts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -134,20 +135,28 @@ pub fn run(study: Study, opts: &StudyOptions) -> Result<String> {
         }
         (study, part) => unreachable!("check() admits only a study's own parts, not {study:?} {part:?}"),
     }
+    out.bar().finish();
     std::fs::read_to_string(out.dir().join("summary.md")).context("cannot read back summary.md")
 }
 
 /// A study's output folder.
 pub struct StudyOutput {
     dir: PathBuf,
-    progress: bool,
+    progress: Progress,
 }
 
 impl StudyOutput {
-    /// Creates the (checked) folder.
+    /// Creates the (checked) folder; `progress`: show the study's steps (a bar on a terminal,
+    /// lines with the elapsed time otherwise).
     pub fn create(dir: &Path, progress: bool) -> Result<StudyOutput> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let progress = if progress { Progress::new("study", 0) } else { Progress::hidden() };
         Ok(StudyOutput { dir: dir.to_path_buf(), progress })
+    }
+
+    /// The study's progress display (for item counts inside a step).
+    pub fn bar(&self) -> &Progress {
+        &self.progress
     }
 
     /// The folder.
@@ -155,11 +164,9 @@ impl StudyOutput {
         &self.dir
     }
 
-    /// A progress line (stderr), when asked for.
+    /// Starts the study's next step, named by `line`.
     pub fn progress(&self, line: &str) {
-        if self.progress {
-            eprintln!("{line}");
-        }
+        self.progress.step(line);
     }
 
     /// Writes `summary.json` and `summary.md` (atomically, never over an existing file).
