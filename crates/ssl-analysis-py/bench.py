@@ -29,7 +29,7 @@ def data(n, d, classes=10, seed=0):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, size=n)
     centres = rng.normal(size=(classes, d))
-    x = (rng.normal(size=(n, d)) + 0.5 * centres[y]) * np.arange(1, d + 1) ** -0.5
+    x = (rng.normal(size=(n, d)) + 2.0 * centres[y]) * np.arange(1, d + 1) ** -0.5
     return x.astype(np.float32), y
 
 
@@ -69,8 +69,8 @@ def main():
         t_np, v_np = timed(lambda: numpy_spectrum(x))
         t_us, v_us = timed(lambda: ours_spectrum(x))
         print(f"| spectrum: PR + RankMe (np.cov + eigvalsh, np.linalg.svd) | {n} × {d} | {t_np:.2f} s | {t_us:.2f} s | {t_np / t_us:.1f}× | PR {v_np[0]:.3f} / {v_us[0]:.3f}, RankMe {v_np[1]:.2f} / {v_us[1]:.2f} |")
-    bank, by = data(50_000, 512, seed=1)
-    q, qy = data(10_000, 512, seed=2)
+    x, y = data(60_000, 512, seed=1)
+    bank, by, q, qy = x[:50_000], y[:50_000], x[50_000:], y[50_000:]
     t_sk, a_sk = timed(lambda: sklearn_knn(bank, by, q, qy))
     t_us, a_us = timed(lambda: ssl_analysis.knn_accuracy(bank, by, q, qy))
     print(f"| weighted cosine kNN, k = 200, T = 0.1 (KNeighborsClassifier, brute) | bank 50000 × 512, 10000 queries | {t_sk:.2f} s | {t_us:.2f} s | {t_sk / t_us:.1f}× | {a_sk:.4f} / {a_us:.4f} |")

@@ -373,7 +373,7 @@ fn mft_capacity<'py>(
     to_python(py, &m)
 }
 
-/// The BLAS/LAPACK the analysis calls (OpenBLAS's configuration string).
+/// The BLAS/LAPACK the analysis calls (OpenBLAS's configuration string, ending with its kernels).
 #[pyfunction]
 fn blas_info() -> String {
     ssl_analysis::blas_info()
@@ -382,6 +382,8 @@ fn blas_info() -> String {
 /// `import ssl_analysis`.
 #[pymodule(name = "ssl_analysis")]
 fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Before any BLAS work: OpenBLAS's best kernels for this CPU where it fell back to generic ones.
+    ssl_analysis::use_fast_openblas_kernels();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
     m.add_function(wrap_pyfunction!(covariance_eigenvalues, m)?)?;

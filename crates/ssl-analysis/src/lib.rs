@@ -17,6 +17,8 @@
 //! * [`npy`]: reading and writing `.npy` embeddings and labels (ndarray over `ssl_io::npy`) with errors that name the file.
 //! * [`plot`]: PNG or SVG plots — spectra (several runs overlaid, α fits drawn) and heat maps.
 //! * [`report`]: the `report.json` keys and their types.
+//! * [`blas`]: which OpenBLAS runs, its thread count inside rayon loops, and its kernels on CPUs
+//!   it does not recognise.
 //! * [`analyze`]: the whole `report.json` of one embedding matrix in one call (`cargo xtask
 //!   analyze` and the Python bindings both use it).
 //!
@@ -31,6 +33,7 @@
 
 pub mod alignment;
 pub mod analyze;
+pub mod blas;
 pub mod capacity;
 pub mod error;
 pub mod geometry;
@@ -46,38 +49,5 @@ pub use error::AnalysisError;
 pub use knn::{knn_accuracy, KnnConfig};
 pub use report::{EmbeddingReport, SpectrumReport};
 
-/// The BLAS/LAPACK this crate calls, as the library reports itself (OpenBLAS's config string).
-pub fn blas_info() -> String {
-    extern "C" {
-        fn openblas_get_config() -> *const std::os::raw::c_char;
-    }
-    // SAFETY: OpenBLAS returns a pointer to a static NUL-terminated string.
-    let s = unsafe { std::ffi::CStr::from_ptr(openblas_get_config()) };
-    s.to_string_lossy().into_owned()
-}
-
-/// While alive, OpenBLAS runs single-threaded (restored on drop): for BLAS/LAPACK calls made
-/// from inside rayon's parallel loops, where OpenBLAS's own threads would contend with rayon's
-/// for the same cores (measured: the MFT anchor points took 4× as long with both, docs/benchmarks.md).
-pub(crate) struct SingleThreadedBlas(std::os::raw::c_int);
-
-extern "C" {
-    fn openblas_get_num_threads() -> std::os::raw::c_int;
-    fn openblas_set_num_threads(n: std::os::raw::c_int);
-}
-
-impl SingleThreadedBlas {
-    pub(crate) fn new() -> Self {
-        // SAFETY: plain getters/setters of OpenBLAS's thread count.
-        let before = unsafe { openblas_get_num_threads() };
-        unsafe { openblas_set_num_threads(1) };
-        SingleThreadedBlas(before)
-    }
-}
-
-impl Drop for SingleThreadedBlas {
-    fn drop(&mut self) {
-        // SAFETY: as above.
-        unsafe { openblas_set_num_threads(self.0) };
-    }
-}
+pub(crate) use blas::SingleThreadedBlas;
+pub use blas::{blas_info, use_fast_openblas_kernels};

@@ -203,6 +203,7 @@ const REPEAT_IS_ABORT: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn main() -> ExitCode {
     ssl_io::cli::one_line_panics();
+    ssl_analysis::use_fast_openblas_kernels();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

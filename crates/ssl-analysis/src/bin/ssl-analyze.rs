@@ -94,6 +94,7 @@ struct Args {
 
 fn main() -> ExitCode {
     ssl_io::cli::one_line_panics();
+    ssl_analysis::use_fast_openblas_kernels();
     match run(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

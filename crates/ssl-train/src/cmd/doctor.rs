@@ -13,7 +13,7 @@ pub fn report(data_dir: &Path) -> Vec<String> {
         format!("cuDNN available: {}", tch::Cuda::cudnn_is_available()),
         format!("torch CPU threads: {}", tch::get_num_threads()),
         format!("torch CPU backends: MKL {}, MKL-DNN {}, OpenMP {}", tch::utils::has_mkl(), tch::utils::has_mkldnn(), tch::utils::has_openmp()),
-        format!("BLAS/LAPACK of ssl-analysis: {}", ssl_analysis::blas_info()),
+        format!("BLAS/LAPACK of ssl-analysis: {} (kernels: {})", ssl_analysis::blas_info(), ssl_analysis::use_fast_openblas_kernels()),
     ];
     lines.push(format!("datasets under {}:", data_dir.display()));
     let fm = data_dir.join("fashion-mnist");
