@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::dataset::Dataset;
 use crate::error::DataError;
 use crate::image::Shape;
-use crate::rng::{epoch_rng, view_rng};
+use crate::rng::{derive_key, epoch_rng, view_rng};
 use crate::view::ViewTransform;
 
 /// k views of B images, views-major: `data[((v * B) + b) * C*H*W ..]` is view `v` of image `b`.
@@ -67,14 +67,21 @@ pub fn make_batch_reusing(
         // Every value is overwritten below; only a buffer of another size is re-made.
         data = vec![0f32; views * b * per];
     }
+    let epoch_key = view_source_key(seed, epoch);
     data.par_chunks_mut(per.max(1)).enumerate().for_each(|(slot, out)| {
         let (v, i) = (slot / b, slot % b);
         let index = indices[i];
         let mut rng = view_rng(seed, epoch, index as u64, v as u64);
-        transform.apply_view(dataset.image(index), v, &mut rng, out);
+        let source = dataset.view_source(index, v, epoch_key);
+        transform.apply_view(source.image(), v, &mut rng, out);
     });
     let labels = dataset.num_classes().map(|_| indices.iter().filter_map(|&i| dataset.label(i)).collect());
     MultiViewBatch { views, indices: indices.to_vec(), labels, shape, data }
+}
+
+/// The key of an epoch that [`Dataset::view_source`] receives from the batches of `seed`.
+pub fn view_source_key(seed: u64, epoch: u64) -> u64 {
+    derive_key(&[seed, epoch, 0x5ee])
 }
 
 /// How a [`Loader`] cuts epochs into batches.

@@ -38,6 +38,31 @@ pub trait Dataset: Send + Sync {
     fn label(&self, index: usize) -> Option<u32>;
     /// Number of classes, if labelled.
     fn num_classes(&self) -> Option<usize>;
+    /// The image that view `view` of sample `index` is drawn from, for the epoch whose key is
+    /// `epoch_key`: the sample itself, except in datasets whose views are different renderings
+    /// of one sample (the toy's factor-sharing pairs, [`crate::toy::ToyPairs`]).
+    fn view_source(&self, index: usize, view: usize, epoch_key: u64) -> ViewSource<'_> {
+        let _ = (view, epoch_key);
+        ViewSource::Borrowed(self.image(index))
+    }
+}
+
+/// The image a view starts from: borrowed from the dataset, or rendered for this view.
+pub enum ViewSource<'a> {
+    /// The dataset's own image.
+    Borrowed(ImageRef<'a>),
+    /// An image made for this view (HWC bytes of the dataset's shape).
+    Owned(Shape, Vec<u8>),
+}
+
+impl ViewSource<'_> {
+    /// The image.
+    pub fn image(&self) -> ImageRef<'_> {
+        match self {
+            ViewSource::Borrowed(r) => *r,
+            ViewSource::Owned(shape, data) => ImageRef { shape: *shape, data },
+        }
+    }
 }
 
 /// Decoded images of one shape in one contiguous `u8` buffer (HWC per image), with labels.

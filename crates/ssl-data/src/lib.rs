@@ -63,8 +63,8 @@ pub mod stl10;
 pub mod toy;
 pub mod view;
 
-pub use batch::{make_batch, make_batch_reusing, EpochIter, Loader, LoaderConfig, MultiViewBatch};
-pub use dataset::{Dataset, InMemoryDataset, Split};
+pub use batch::{make_batch, make_batch_reusing, view_source_key, EpochIter, Loader, LoaderConfig, MultiViewBatch};
+pub use dataset::{Dataset, InMemoryDataset, Split, ViewSource};
 pub use error::DataError;
 pub use image::{ImageF32, ImageRef, Shape};
 pub use view::{PerView, PlainView, ViewTransform};

@@ -15,7 +15,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::dataset::{Dataset, InMemoryDataset};
+use crate::dataset::{Dataset, InMemoryDataset, ViewSource};
 use crate::error::DataError;
 use crate::image::Shape;
 use crate::rng::derive_key;
@@ -206,13 +206,12 @@ impl ToyDataset {
         )
     }
 
-    /// Two renderings of sample `i` that share exactly the factors in `share`; the others are
-    /// redrawn (seeded by the dataset seed, `i` and `draw`). Returns the images and their factors.
-    pub fn pair(&self, i: usize, share: Shared, draw: u64) -> ((Vec<u8>, Factors), (Vec<u8>, Factors)) {
+    /// The factors of a second view of sample `i` that shares exactly the factors in `share` with
+    /// it; the others are redrawn until each differs (a different object class, position and
+    /// background class), seeded by the dataset seed, `i` and `draw`.
+    pub fn partner(&self, i: usize, share: Shared, draw: u64) -> Factors {
         let a = self.factors[i];
         let mut rng = ChaCha8Rng::seed_from_u64(derive_key(&[self.seed, i as u64, draw, 0xba1]));
-        // Redraw until every factor that is not shared differs (a different object class, position
-        // and background class), so the pair shares exactly `share`.
         let mut b = self.draw(&mut rng);
         for _ in 0..1000 {
             let differs = (share.object || b.object_class != a.object_class)
@@ -233,6 +232,94 @@ impl ToyDataset {
         if share.background {
             b.background = a.background;
         }
+        b
+    }
+
+    /// Two renderings of sample `i` that share exactly the factors in `share` (the sample itself
+    /// and [`ToyDataset::partner`]). Returns the images and their factors.
+    pub fn pair(&self, i: usize, share: Shared, draw: u64) -> ((Vec<u8>, Factors), (Vec<u8>, Factors)) {
+        let (a, b) = (self.factors[i], self.partner(i, share, draw));
         ((self.render(&a), a), (self.render(&b), b))
+    }
+}
+
+/// One factor of a toy sample, as recipes name it (`views.shared = ["object", "background"]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToyFactor {
+    /// The object (its image, so its class).
+    Object,
+    /// The object's position.
+    Position,
+    /// The background class.
+    Background,
+}
+
+impl Shared {
+    /// The set of `factors`.
+    pub fn of(factors: &[ToyFactor]) -> Shared {
+        Shared {
+            object: factors.contains(&ToyFactor::Object),
+            position: factors.contains(&ToyFactor::Position),
+            background: factors.contains(&ToyFactor::Background),
+        }
+    }
+
+    /// The shared factors, in the order object, position, background.
+    pub fn factors(&self) -> Vec<ToyFactor> {
+        [(self.object, ToyFactor::Object), (self.position, ToyFactor::Position), (self.background, ToyFactor::Background)]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| f)
+            .collect()
+    }
+}
+
+/// The toy dataset as a training set whose views share exactly `share` (InMemory's images and
+/// labels, the object class): view 0 of sample `i` is the sample; every further view is a
+/// [`ToyDataset::partner`] rendered afresh each epoch (the draw is keyed by the epoch and view).
+pub struct ToyPairs {
+    toy: std::sync::Arc<ToyDataset>,
+    share: Shared,
+}
+
+impl ToyPairs {
+    /// Pairs over `toy` sharing `share`.
+    pub fn new(toy: std::sync::Arc<ToyDataset>, share: Shared) -> Self {
+        ToyPairs { toy, share }
+    }
+
+    /// The factors of view `view` of sample `index` in the epoch keyed `epoch_key` (what
+    /// [`Dataset::view_source`] renders).
+    pub fn view_factors(&self, index: usize, view: usize, epoch_key: u64) -> Factors {
+        if view == 0 {
+            self.toy.factors(index)
+        } else {
+            self.toy.partner(index, self.share, derive_key(&[epoch_key, view as u64]))
+        }
+    }
+}
+
+impl Dataset for ToyPairs {
+    fn len(&self) -> usize {
+        self.toy.images().len()
+    }
+    fn shape(&self) -> Shape {
+        self.toy.images().shape()
+    }
+    fn image(&self, index: usize) -> crate::image::ImageRef<'_> {
+        self.toy.images().image(index)
+    }
+    fn label(&self, index: usize) -> Option<u32> {
+        self.toy.images().label(index)
+    }
+    fn num_classes(&self) -> Option<usize> {
+        self.toy.images().num_classes()
+    }
+    fn view_source(&self, index: usize, view: usize, epoch_key: u64) -> ViewSource<'_> {
+        if view == 0 {
+            return ViewSource::Borrowed(self.image(index));
+        }
+        ViewSource::Owned(self.shape(), self.toy.render(&self.view_factors(index, view, epoch_key)))
     }
 }

@@ -187,6 +187,17 @@ impl RunConfig {
             ),
         ));
         note(expect(self.log.every_steps >= 1, "log.every_steps = 0: expected >= 1".into()));
+        if let Some(shared) = &self.views.shared {
+            note(expect(
+                self.data.dataset == DatasetKind::Toy,
+                format!(
+                    "views.shared = {shared:?}: factor-sharing views need data.dataset = \"toy\" (the dataset with known factors), not \"{}\"",
+                    self.data.dataset
+                ),
+            ));
+            note(expect(!shared.is_empty(), "views.shared = []: name at least one of \"object\", \"position\", \"background\" (or remove the key)".into()));
+            note(expect(self.views.count >= 2, format!("views.shared needs views.count >= 2, got {}", self.views.count)));
+        }
         note(expect(self.eval.batch_size >= 1, "eval.batch_size = 0: expected >= 1".into()));
         note(expect(self.eval.knn_k >= 1, "eval.knn_k = 0: expected >= 1".into()));
         note(expect(

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use ssl_data::cifar::{cifar10, cifar100, Cifar100Labels};
+use ssl_data::toy::ToyDataset;
 use ssl_data::{idx, Dataset, InMemoryDataset, Split};
 
 use crate::config::RunConfig;
@@ -96,22 +97,7 @@ pub fn load_split(cfg: &RunConfig, split: Split, limit: usize) -> Result<InMemor
             let (x, y) = (root.join(format!("{}_images.npy", split.name())), root.join(format!("{}_labels.npy", split.name())));
             ssl_data::npy::npy_images_labels(&x, &y)?
         }
-        DatasetKind::Toy => {
-            // InfoMin's colourful Moving-MNIST: Fashion-MNIST objects from `root` moving over
-            // procedural backgrounds; label = object class. 10,000 train / 2,000 test samples
-            // unless limited; train and test use the matching Fashion-MNIST split and seeds.
-            let objects =
-                idx::fashion_mnist(root, split).with_context(|| format!("the toy dataset draws its objects from Fashion-MNIST in {}", root.display()))?;
-            let n = if limit > 0 {
-                limit
-            } else if split == Split::Train {
-                10_000
-            } else {
-                2_000
-            };
-            let seed = cfg.seed.wrapping_add(if split == Split::Train { 0 } else { 1_000_003 });
-            ssl_data::toy::ToyDataset::new(objects, None, n, seed)?.images().clone()
-        }
+        DatasetKind::Toy => load_toy(cfg, split, limit)?.images().clone(),
     };
     if ds.is_empty() {
         bail!("the {} split of {} in {} holds no images", split.name(), cfg.data.dataset, root.display());
@@ -121,4 +107,21 @@ pub fn load_split(cfg: &RunConfig, split: Split, limit: usize) -> Result<InMemor
     } else {
         Ok(ds)
     }
+}
+
+/// InfoMin's colourful Moving-MNIST: Fashion-MNIST objects from `data.root` moving over
+/// procedural backgrounds; label = object class. 10,000 train / 2,000 test samples unless
+/// limited; train and test use the matching Fashion-MNIST split and seeds.
+pub fn load_toy(cfg: &RunConfig, split: Split, limit: usize) -> Result<ToyDataset> {
+    let root = &cfg.data.root;
+    let objects = idx::fashion_mnist(root, split).with_context(|| format!("the toy dataset draws its objects from Fashion-MNIST in {}", root.display()))?;
+    let n = if limit > 0 {
+        limit
+    } else if split == Split::Train {
+        10_000
+    } else {
+        2_000
+    };
+    let seed = cfg.seed.wrapping_add(if split == Split::Train { 0 } else { 1_000_003 });
+    Ok(ToyDataset::new(objects, None, n, seed)?)
 }

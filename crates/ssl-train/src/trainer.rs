@@ -261,6 +261,22 @@ fn check_against_data(cfg: &RunConfig, train_set: &InMemoryDataset) -> Result<()
     Ok(())
 }
 
+/// The training images, and what the training loader draws views from: the images themselves,
+/// or with `views.shared` the toy dataset's factor-sharing renderings of them.
+pub fn training_data(cfg: &Config) -> Result<(Arc<InMemoryDataset>, Arc<dyn Dataset>)> {
+    match &cfg.views.shared {
+        Some(shared) => {
+            let toy = Arc::new(crate::dataset::load_toy(cfg, Split::Train, cfg.data.train_limit)?);
+            let images = Arc::new(toy.images().clone());
+            Ok((images, Arc::new(ssl_data::toy::ToyPairs::new(toy, ssl_data::toy::Shared::of(shared)))))
+        }
+        None => {
+            let images = Arc::new(load_split(cfg, Split::Train, cfg.data.train_limit)?);
+            Ok((images.clone(), images))
+        }
+    }
+}
+
 impl Trainer {
     /// Starts a new run of `cfg` in a new folder under `opts.runs_root` (`opts.resume` is
     /// ignored). Data and settings are checked before the folder is made.
@@ -339,11 +355,11 @@ impl Trainer {
         }
         let device = pick_device(opts.device)?;
         // Data first: a missing dataset must fail before a run folder is made.
-        let train_set = Arc::new(load_split(cfg, Split::Train, cfg.data.train_limit)?);
+        let (train_set, views_source) = training_data(cfg)?;
         let test_set = load_split(cfg, Split::Test, cfg.data.test_limit)?;
         check_against_data(cfg, &train_set)?;
         let lc = LoaderConfig { batch_size: cfg.training.batch_size, views: cfg.views.count, seed: cfg.seed, ..Default::default() };
-        let loader = Loader::new(train_set.clone(), cfg.views.train_view(), lc)?;
+        let loader = Loader::new(views_source, cfg.views.train_view(), lc)?;
         let method = Method::new(&cfg.objective)?;
 
         let net = Network::of_run(cfg, device);

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use ssl_data::pipeline::{Op, Pipeline};
+use ssl_data::toy::ToyFactor;
 use ssl_data::{PerView, Shape, ViewTransform};
 
 /// The views of a run.
@@ -36,6 +37,11 @@ pub struct ViewsConfig {
     pub train: Vec<Pipeline>,
     /// The evaluation transform: deterministic ops only (no crop, flip or random op).
     pub eval: Pipeline,
+    /// Toy dataset only (InMemory §3.1): the factors the views of a sample share (`["object"]`,
+    /// `["position", "background"]`, …; the others are redrawn to differ). View 0 is the sample,
+    /// each further view a fresh rendering per epoch; the training pipelines apply on top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<Vec<ToyFactor>>,
 }
 
 impl ViewsConfig {
