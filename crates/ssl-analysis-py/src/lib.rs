@@ -137,10 +137,11 @@ fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bo
 /// analyze` writes, without `source`): the spectral keys always; with `labels` a ridge probe on a
 /// held-out fifth (or, with `train_embeddings`/`train_labels`, kNN and ridge probes trained on
 /// them); with `manifold_ids` the manifold geometry; with `manifold_ids` or else `labels` the
-/// simulated and MFT capacities.
+/// simulated and MFT capacities; with `factors` (n × 4: object class, background class, x, y) the
+/// factor probes.
 #[pyfunction]
 #[pyo3(signature = (
-    embeddings, labels=None, train_embeddings=None, train_labels=None, manifold_ids=None, *,
+    embeddings, labels=None, train_embeddings=None, train_labels=None, manifold_ids=None, factors=None, *,
     alpha_window=(11, 100), collapse_threshold=1e-5, probe_lambda=1.0, knn_k=200, knn_temperature=0.1,
     capacity_trials=40, capacity_manifolds=64, capacity_points=32,
     mft_n_t=200, mft_kappa=0.0, mft_reps=10, mft_seed=0
@@ -153,6 +154,7 @@ fn report<'py>(
     train_embeddings: Option<&Bound<'py, PyAny>>,
     train_labels: Option<&Bound<'py, PyAny>>,
     manifold_ids: Option<&Bound<'py, PyAny>>,
+    factors: Option<&Bound<'py, PyAny>>,
     alpha_window: (usize, usize),
     collapse_threshold: f64,
     probe_lambda: f64,
@@ -180,6 +182,7 @@ fn report<'py>(
     let x = matrix("embeddings", embeddings)?;
     let y = optional("labels", labels, self::labels)?;
     let ids = optional("manifold_ids", manifold_ids, self::labels)?;
+    let factor_rows = optional("factors", factors, matrix)?;
     let bank = match (optional("train_embeddings", train_embeddings, matrix)?, optional("train_labels", train_labels, self::labels)?) {
         (Some(bx), Some(by)) => Some((bx, by)),
         (None, None) => None,
@@ -191,6 +194,7 @@ fn report<'py>(
         labels: y.as_deref().map(|l| ("labels", l)),
         train: bank.as_ref().map(|(bx, by)| (("train_embeddings", bx.view()), ("train_labels", by.as_slice()))),
         manifold_ids: ids.as_deref().map(|m| ("manifold_ids", m)),
+        factors: factor_rows.as_ref().map(|f| ("factors", f.view())),
     };
     let r = py.detach(|| analyze(&input, &opts, &mut |_| {})).map_err(value_error)?;
     to_python(py, &r)
@@ -373,6 +377,24 @@ fn mft_capacity<'py>(
     to_python(py, &m)
 }
 
+/// Linear readouts of each factor from frozen `embeddings` (InfoMin §3.1, Table 2): `factors`
+/// is n × 4 (object class, background class, x, y), split of its own (every fifth row held out);
+/// the `factors` key of report.json.
+#[pyfunction]
+#[pyo3(signature = (embeddings, factors, *, probe_lambda=1.0))]
+fn factor_probes<'py>(py: Python<'py>, embeddings: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, probe_lambda: f64) -> PyResult<Bound<'py, PyAny>> {
+    AnalyzeOptions { probe_lambda, ..Default::default() }.check().map_err(value_error)?;
+    let x = matrix("embeddings", embeddings)?;
+    let f = matrix("factors", factors)?;
+    if f.view().nrows() != x.view().nrows() {
+        return Err(bad_arg("factors", format!("{} factor rows for {} embeddings", f.view().nrows(), x.view().nrows())));
+    }
+    let table = ssl_analysis::factors::FactorTable::from_matrix(f.view()).map_err(named("factors"))?;
+    let v = x.view();
+    let p = py.detach(|| ssl_analysis::factors::factor_probes(v, &table, probe_lambda)).map_err(named("embeddings"))?;
+    to_python(py, &p)
+}
+
 /// The BLAS/LAPACK the analysis calls (OpenBLAS's configuration string, ending with its kernels).
 #[pyfunction]
 fn blas_info() -> String {
@@ -395,6 +417,7 @@ fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(linear_probe_accuracy, m)?)?;
     m.add_function(wrap_pyfunction!(simulated_manifold_capacity, m)?)?;
     m.add_function(wrap_pyfunction!(mft_capacity, m)?)?;
+    m.add_function(wrap_pyfunction!(factor_probes, m)?)?;
     m.add_function(wrap_pyfunction!(blas_info, m)?)?;
     Ok(())
 }

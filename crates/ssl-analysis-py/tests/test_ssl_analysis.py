@@ -63,6 +63,26 @@ def test_report_equals_the_cli_report_with_a_bank(tmp_path):
     assert py["knn"]["k"] == 20 and py["linear_probe"]["lambda"] == 0.5 and 0.0 <= py["knn_accuracy"] <= 1.0
 
 
+def test_factor_probes_equal_the_cli_and_read_planted_factors(tmp_path):
+    # Features carry the object class (one-hot) and the position; the background is absent.
+    rng = np.random.default_rng(4)
+    n = 300
+    f = np.stack([np.arange(n) % 4, np.arange(n) % 5, rng.integers(0, 37, n), rng.integers(0, 37, n)], axis=1).astype(np.float32)
+    x = np.concatenate([np.eye(4)[np.arange(n) % 4], f[:, 2:] / 10, rng.normal(size=(n, 3)) * 0.01], axis=1).astype(np.float32)
+    cli = run_cli(tmp_path, {"embeddings": x, "factors": f}, {"capacity_trials": 0, "mft_n_t": 0})
+    py = ssl_analysis.report(x, factors=f, capacity_trials=0, mft_n_t=0)
+    cli.pop("source")
+    assert py == cli
+    p = ssl_analysis.factor_probes(x, f)
+    assert p == py["factors"]
+    assert p["object_accuracy"] == 1.0 and p["position_r2"] > 0.99
+    assert p["background_accuracy"] < 0.5 and p["chance"]["background_accuracy"] < 0.5
+    with pytest.raises(ValueError, match="factors"):
+        ssl_analysis.factor_probes(x, f[:, :3])
+    with pytest.raises(ValueError, match="factors: 10 factor rows for 300"):
+        ssl_analysis.factor_probes(x, f[:10])
+
+
 def test_spectral_functions_agree_with_numpy():
     x, _, _ = embeddings()
     x64 = x.astype(np.float64)

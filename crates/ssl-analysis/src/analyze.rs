@@ -23,6 +23,7 @@ use ndarray::{ArrayView2, Axis};
 
 use crate::capacity::{simulated_capacity, subsample_rows, CapacityConfig};
 use crate::error::AnalysisError;
+use crate::factors::{factor_probes, FactorTable};
 use crate::geometry::manifold_geometry;
 use crate::knn::KnnConfig;
 use crate::mft::{mft_analysis, MftConfig};
@@ -47,12 +48,14 @@ pub struct AnalyzeInput<'a> {
     pub train: Option<(NamedMatrix<'a>, NamedLabels<'a>)>,
     /// One manifold id per embedding (e.g. the image of each augmented view).
     pub manifold_ids: Option<NamedLabels<'a>>,
+    /// The factors of each embedding (columns object class, background class, x, y).
+    pub factors: Option<NamedMatrix<'a>>,
 }
 
 impl<'a> AnalyzeInput<'a> {
     /// The embeddings alone.
     pub fn new(name: &'a str, embeddings: ArrayView2<'a, f32>) -> Self {
-        AnalyzeInput { embeddings: (name, embeddings), labels: None, train: None, manifold_ids: None }
+        AnalyzeInput { embeddings: (name, embeddings), labels: None, train: None, manifold_ids: None, factors: None }
     }
 }
 
@@ -179,6 +182,16 @@ pub fn analyze(input: &AnalyzeInput, opts: &AnalyzeOptions, stage: &mut dyn FnMu
         }
     }
 
+    let factors = match input.factors {
+        Some((name, f)) => {
+            if f.nrows() != rows {
+                return Err(AnalysisError::Shape(format!("{name}: {} factor rows for {rows} embeddings", f.nrows())));
+            }
+            Some(FactorTable::from_matrix(f).map_err(|e| named(e, name))?)
+        }
+        None => None,
+    };
+
     stage("spectrum");
     let report_opts = ReportOptions { spectrum: SpectrumOptions { alpha_window: opts.alpha_window }, collapse_threshold: opts.collapse_threshold };
     let mut report = EmbeddingReport::compute(x, report_opts).map_err(|e| named(e, x_name))?;
@@ -230,6 +243,10 @@ pub fn analyze(input: &AnalyzeInput, opts: &AnalyzeOptions, stage: &mut dyn FnMu
             split: "train embeddings / embeddings".into(),
         });
     }
+    if let (Some(table), Some((name, _))) = (&factors, input.factors) {
+        stage("factor probes");
+        report.factors = Some(factor_probes(x, table, opts.probe_lambda).map_err(|e| named(e, name))?);
+    }
     Ok(report)
 }
 
@@ -241,4 +258,5 @@ pub fn stages(input: &AnalyzeInput, opts: &AnalyzeOptions) -> usize {
         + usize::from(groups && opts.capacity_trials > 0)
         + usize::from(groups && opts.mft.is_some())
         + 2 * usize::from(input.train.is_some() && input.labels.is_some())
+        + usize::from(input.factors.is_some())
 }

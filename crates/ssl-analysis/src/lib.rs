@@ -8,6 +8,8 @@
 //!   participation ratio, power-law α (Stringer et al. 2019) with R², RankMe (Garrido et al. 2023).
 //! * [`knn`]: the weighted cosine k-nearest-neighbour probe (Wu et al. 2018; lightly / solo-learn).
 //! * [`probe`]: ridge linear probe (classification) and ridge regression probe (continuous targets).
+//! * [`factors`]: factor probes — object / background classes and position read out of frozen
+//!   features (InfoMin §3.1, Table 2).
 //! * [`geometry`]: manifold radius, dimension and centroid similarity (MMCR, seed 003).
 //! * [`capacity`]: simulated manifold capacity α = P/N_c by exact LP separability of random
 //!   dichotomies under random projections (Cover's α ≈ 2 for points is a test).
@@ -36,6 +38,7 @@ pub mod analyze;
 pub mod blas;
 pub mod capacity;
 pub mod error;
+pub mod factors;
 pub mod geometry;
 pub mod knn;
 pub mod mft;

@@ -21,12 +21,14 @@
 //! | `linear_probe_accuracy`, `linear_probe` | ridge classifier accuracy (bank → embeddings, or a held-out fifth of the embeddings when there is no bank) and its settings |
 //! | `manifold` | with `--manifold-ids`: `count`, mean `radius` R_M, `dimension` D_M, `radius_sqrt_dimension`, `centroid_norm`, `centroid_similarity`, `centroid_abs_similarity` ([`crate::geometry`]) |
 //! | `mft` | with `--manifold-ids` (else the classes of `--labels`): mean-field-theory `capacity` 1/mean(1/α_M), mean `radius` R_M and `dimension` D_M, `center_correlation`, `low_rank_dims` K and `residual_correlation` after removing them, `per_manifold` [{id, size, capacity, radius, dimension}], `config` {kappa, n_t, n_reps, seed}, `manifolds_from` ([`crate::mft`]) |
+//! | `factors` | with `--factors` (rows: object class, background class, x, y): `object_accuracy`, `background_accuracy` (ridge classifiers), `position_r2`, `position_error_px` (ridge regression), their `chance` levels, `train`/`test` rows, `lambda`, `split` ([`crate::factors`]) |
 //! | `capacity` | with `--manifold-ids` (else the classes of `--labels`): `manifolds` P, `points`, `ambient_dim`, `critical_dim` N_c, `alpha` = P/N_c (or `alpha_below` = P/d when even d dimensions separate fewer than half), `curve` [[N, fraction]…], `config`, `manifolds_from` ([`crate::capacity`]) |
 
 use ndarray::ArrayView2;
 
 use crate::capacity::Capacity;
 use crate::error::AnalysisError;
+use crate::factors::FactorProbes;
 use crate::geometry::ManifoldGeometry;
 use crate::knn::{knn_accuracy, KnnConfig};
 use crate::mft::Mft;
@@ -212,6 +214,9 @@ pub struct EmbeddingReport {
     /// Simulated capacity, and whether its manifolds were `manifold ids` or `classes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<ReportedCapacity>,
+    /// Factor probes (with a factors table: object / background class, position).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factors: Option<FactorProbes>,
 }
 
 /// The `capacity` key: the simulation's result and where its manifolds came from.
@@ -251,6 +256,7 @@ impl EmbeddingReport {
             manifold: None,
             mft: None,
             capacity: None,
+            factors: None,
         })
     }
 

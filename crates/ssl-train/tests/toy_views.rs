@@ -90,3 +90,69 @@ fn shared_views_are_refused_off_the_toy_dataset_and_with_one_view() {
     let e = load(&["data.dataset=\"toy\"", "views.shared=[\"colour\"]"]).unwrap_err().to_string();
     assert!(e.contains("views.shared") && e.contains("object") && e.contains("background"), "{e}");
 }
+
+#[test]
+fn a_run_on_shared_views_exports_its_factors_and_analyze_probes_them() {
+    use ssl_analysis::analyze::{analyze, AnalyzeInput, AnalyzeOptions};
+    use ssl_train::cmd::export::{export, ExportOptions, ViewPipeline, ViewsExport};
+    use ssl_train::trainer::{train, RunOptions};
+
+    let (tmp, data) = common::toy_data(60, 40);
+    let cfg = common::tiny_simclr(
+        &data,
+        &[
+            "data.dataset=\"toy\"",
+            "data.train_limit=48",
+            "data.test_limit=40",
+            "model.in_channels=3",
+            "training.epochs=1",
+            "views.train=[{ ops = [{ op = \"normalize\", mean = [0.5], std = [0.25] }] }]",
+            "views.eval={ ops = [{ op = \"normalize\", mean = [0.5], std = [0.25] }] }",
+            "views.shared=[\"background\"]",
+        ],
+    );
+    let runs = tmp.path().join("runs");
+    let opts = RunOptions {
+        device: ssl_models::DeviceChoice::Cpu,
+        runs_root: runs.clone(),
+        name: Some("toy".into()),
+        command: "test".into(),
+        progress: false,
+        ..Default::default()
+    };
+    train(&cfg, &opts).unwrap();
+    let run = runs.join("toy");
+    // The resolved config keeps the shared factors.
+    assert!(std::fs::read_to_string(run.join("config.toml")).unwrap().contains("shared = [\"background\"]"));
+
+    let out = tmp.path().join("export");
+    let files = export(&run, &ExportOptions { out: Some(out.clone()), ..ExportOptions::plain(Split::Test) }).unwrap();
+    assert!(files.iter().any(|f| f.ends_with("test_factors.npy")), "{files:?}");
+    let factors = ssl_analysis::npy::read_matrix(out.join("test_factors.npy")).unwrap();
+    let labels = ssl_analysis::npy::read_labels(out.join("test_labels.npy")).unwrap();
+    let toy = ssl_train::dataset::load_toy(&cfg, Split::Test, 40).unwrap();
+    assert_eq!(factors.dim(), (40, 4));
+    for i in 0..40 {
+        let f = toy.factors(i);
+        assert_eq!(factors.row(i).to_vec(), vec![f.object_class as f32, f.background as f32, f.position.1 as f32, f.position.0 as f32]);
+        assert_eq!(labels[i], f.object_class);
+    }
+    // Augmentation-manifold exports carry the factors of each view's image.
+    let vout = tmp.path().join("views");
+    let vopts = ExportOptions {
+        out: Some(vout.clone()),
+        views: Some(ViewsExport { views: 3, images: 4, pipeline: ViewPipeline::Train, epoch: 0 }),
+        ..ExportOptions::plain(Split::Test)
+    };
+    export(&run, &vopts).unwrap();
+    let vf = ssl_analysis::npy::read_matrix(vout.join("test_views_factors.npy")).unwrap();
+    assert_eq!(vf.nrows(), 12);
+    assert_eq!(vf.row(7), factors.row(2));
+
+    let x = ssl_analysis::npy::read_matrix(out.join("test_backbone.npy")).unwrap();
+    let input = AnalyzeInput { factors: Some(("test_factors.npy", factors.view())), ..AnalyzeInput::new("test_backbone.npy", x.view()) };
+    let report = analyze(&input, &AnalyzeOptions { capacity_trials: 0, mft: None, ..Default::default() }, &mut |_| {}).unwrap();
+    let p = report.factors.expect("factor probes");
+    assert_eq!((p.train, p.test), (32, 8));
+    assert!((0.0..=1.0).contains(&p.object_accuracy) && (0.0..=1.0).contains(&p.background_accuracy) && p.position_error_px.is_finite());
+}

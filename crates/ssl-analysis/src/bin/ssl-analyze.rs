@@ -3,7 +3,7 @@
 //! ```text
 //! cargo xtask analyze --embeddings X.npy [--labels y.npy]
 //!     [--train-embeddings Xtr.npy --train-labels ytr.npy] [--alpha-window 11,100]
-//!     [--manifold-ids m.npy] [--probe-lambda 1.0]
+//!     [--manifold-ids m.npy] [--factors f.npy] [--probe-lambda 1.0]
 //!     [--collapse-threshold 1e-5] [--knn-k 200 --knn-temperature 0.1]
 //!     [--capacity-trials 40 --capacity-manifolds 64 --capacity-points 32]
 //!     [--mft-n-t 200 --mft-kappa 0 --mft-reps 10 --mft-seed 0] [--format png|svg] --out DIR
@@ -46,6 +46,10 @@ struct Args {
     /// One manifold id per embedding (1-D integer .npy; e.g. the image index of each view).
     #[arg(long)]
     manifold_ids: Option<PathBuf>,
+    /// Factors of each embedding (n x 4 .npy: object class, background class, x, y; as
+    /// `cargo xtask export` writes for the toy dataset): per-factor linear probes.
+    #[arg(long)]
+    factors: Option<PathBuf>,
     /// Ridge penalty of the linear probe (on standardised features).
     #[arg(long, default_value_t = 1.0)]
     probe_lambda: f64,
@@ -186,13 +190,21 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         (Some(tx), Some(ty)) => Some((npy::read_matrix(tx)?, npy::read_labels(ty)?)),
         _ => None,
     };
-    let names = [&a.embeddings, a.labels.as_ref().unwrap_or(&a.embeddings), a.manifold_ids.as_ref().unwrap_or(&a.embeddings)].map(|p| p.display().to_string());
+    let factors = a.factors.as_ref().map(npy::read_matrix).transpose()?;
+    let names = [
+        &a.embeddings,
+        a.labels.as_ref().unwrap_or(&a.embeddings),
+        a.manifold_ids.as_ref().unwrap_or(&a.embeddings),
+        a.factors.as_ref().unwrap_or(&a.embeddings),
+    ]
+    .map(|p| p.display().to_string());
     let bank_names = [a.train_embeddings.as_ref(), a.train_labels.as_ref()].map(|p| p.map_or_else(String::new, |p| p.display().to_string()));
     let input = AnalyzeInput {
         embeddings: (&names[0], x.view()),
         labels: labels.as_deref().map(|l| (names[1].as_str(), l)),
         train: bank.as_ref().map(|(bx, by)| ((bank_names[0].as_str(), bx.view()), (bank_names[1].as_str(), by.as_slice()))),
         manifold_ids: manifold_ids.as_deref().map(|m| (names[2].as_str(), m)),
+        factors: factors.as_ref().map(|f| (names[3].as_str(), f.view())),
     };
     progress.set_length(stages(&input, &opts) as u64 + 1);
     let mut report = analyze(&input, &opts, &mut |s| progress.step(s)).map_err(as_flag)?;
@@ -249,6 +261,12 @@ fn run(a: Args) -> Result<(), AnalysisError> {
         if let Some(alpha) = c.alpha {
             println!("simulated capacity alpha {alpha:.3} ({} manifolds)", c.manifolds);
         }
+    }
+    if let Some(f) = &report.factors {
+        println!(
+            "factor probes ({} train / {} test rows): object {:.4} (chance {:.4}), background {:.4} (chance {:.4}), position R² {:.3}, error {:.2} px (chance {:.2})",
+            f.train, f.test, f.object_accuracy, f.chance.object_accuracy, f.background_accuracy, f.chance.background_accuracy, f.position_r2, f.position_error_px, f.chance.position_error_px
+        );
     }
     if let Some(m) = report.mft.as_ref().map(|r| &r.mft) {
         println!(

@@ -28,7 +28,7 @@ use ssl_models::DeviceChoice;
 use tch::nn::ModuleT;
 use tch::{Kind, Tensor};
 
-use crate::dataset::load_split;
+use crate::dataset::{load_split, load_toy, DatasetKind};
 use crate::network::{embed_shown, embed_with, Network};
 use crate::run::load_network;
 use ssl_io::progress::Progress;
@@ -326,7 +326,7 @@ fn is_export_output(name: &str) -> bool {
     }
     let Some(stem) = rest.strip_suffix(".npy") else { return false };
     let stem = stem.strip_prefix("views_").unwrap_or(stem);
-    ["backbone", "labels", "manifold_ids"].contains(&stem) || Layer::ALL.iter().any(|l| l.name() == stem)
+    ["backbone", "labels", "manifold_ids", "factors"].contains(&stem) || Layer::ALL.iter().any(|l| l.name() == stem)
 }
 
 /// Writes the export described by `opts` (see the module page) into `opts.out` (default
@@ -363,11 +363,23 @@ pub fn export(run: &Path, opts: &ExportOptions) -> Result<Vec<PathBuf>> {
         }
         (None, false) => layers.iter().map(|l| file(&format!("{}.npy", l.name()))).chain([file("labels.npy")]).collect(),
     };
-    // Before any work: a folder of the user's files is refused, an earlier export's kept.
-    ssl_io::check_output_folder(&out, &names, is_export_output)?;
     let limit = match opts.split {
         Split::Train => cfg.data.train_limit,
         Split::Test => cfg.data.test_limit,
+    };
+    // The toy dataset's factors beside the labels, row for row (object class, background class, x, y).
+    let factors_path = (cfg.data.dataset == DatasetKind::Toy).then(|| file(if opts.views.is_some() { "views_factors.npy" } else { "factors.npy" }));
+    // Before any work: a folder of the user's files is refused, an earlier export's kept.
+    ssl_io::check_output_folder(&out, &names.iter().chain(&factors_path).cloned().collect::<Vec<_>>(), is_export_output)?;
+    let write_factors = |images: &dyn Fn(usize) -> usize, rows: usize| -> Result<Option<PathBuf>> {
+        let Some(path) = &factors_path else { return Ok(None) };
+        let toy = load_toy(&cfg, opts.split, limit)?;
+        let m = Array2::from_shape_fn((rows, 4), |(r, c)| {
+            let f = toy.factors(images(r));
+            [f.object_class as f32, f.background as f32, f.position.1 as f32, f.position.0 as f32][c]
+        });
+        ssl_analysis::npy::write_matrix(path, &m)?;
+        Ok(Some(path.clone()))
     };
     let ds = load_split(&cfg, opts.split, limit)?;
     if let Some(v) = opts.views {
@@ -402,6 +414,9 @@ pub fn export(run: &Path, opts: &ExportOptions) -> Result<Vec<PathBuf>> {
             labels: file_name(&names[n + 1]),
         };
         crate::run::write_json_new(&names[n + 2], &meta)?;
+        let views = v.views;
+        let mut names = names;
+        names.extend(write_factors(&|r| r / views, v.images * views)?);
         return Ok(names);
     }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -422,6 +437,7 @@ pub fn export(run: &Path, opts: &ExportOptions) -> Result<Vec<PathBuf>> {
         let labels = names.last().expect("labels");
         ssl_analysis::npy::write_labels(labels, ds.labels().unwrap_or_default())?;
         written.push(labels.clone());
+        written.extend(write_factors(&|r| r, ds.len())?);
         progress.finish();
         return Ok(written);
     }
@@ -436,6 +452,8 @@ pub fn export(run: &Path, opts: &ExportOptions) -> Result<Vec<PathBuf>> {
         ssl_analysis::npy::write_matrix(path, x)?;
     }
     ssl_analysis::npy::write_labels(names.last().expect("labels"), ds.labels().unwrap_or_default())?;
+    let mut names = names;
+    names.extend(write_factors(&|r| r, ds.len())?);
     Ok(names)
 }
 
