@@ -106,7 +106,7 @@ enum Cmd {
         /// The run folder.
         #[arg(long)]
         run: PathBuf,
-        /// Comma-separated protocols: knn, linear, finetune, distill.
+        /// Comma-separated protocols: knn, linear, finetune, distill, factors (toy dataset).
         #[arg(long, default_value = "knn,linear", value_delimiter = ',')]
         protocols: Vec<Protocol>,
         /// Linear-probe epochs.

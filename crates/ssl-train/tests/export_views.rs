@@ -104,4 +104,13 @@ fn views_per_layer_are_the_trainers_views() {
     // An existing export is never overwritten.
     let e = format!("{:#}", export(&run, &views_export(&layers, k, 5, &out)).unwrap_err());
     assert!(e.contains("already exists"), "{e}");
+    // Factor probes need known factors: refused on a Fashion-MNIST-format run, nothing written.
+    use ssl_train::cmd::eval::{evaluate_run, EvalOptions, Protocol};
+    let eval_out = tmp.path().join("eval.json");
+    let e = format!(
+        "{:#}",
+        evaluate_run(&run, &EvalOptions { protocols: vec![Protocol::Factors], out: Some(eval_out.clone()), ..Default::default() }).unwrap_err()
+    );
+    assert!(e.contains("--protocols factors") && e.contains("toy dataset"), "{e}");
+    assert!(!eval_out.exists());
 }

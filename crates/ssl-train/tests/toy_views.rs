@@ -154,5 +154,10 @@ fn a_run_on_shared_views_exports_its_factors_and_analyze_probes_them() {
     let report = analyze(&input, &AnalyzeOptions { capacity_trials: 0, mft: None, ..Default::default() }, &mut |_| {}).unwrap();
     let p = report.factors.expect("factor probes");
     assert_eq!((p.train, p.test), (32, 8));
+    // `eval --protocols factors` embeds the same test images: the same probes.
+    use ssl_train::cmd::eval::{evaluate_run, EvalOptions, Protocol};
+    let eval_opts = EvalOptions { protocols: vec![Protocol::Factors], out: Some(tmp.path().join("eval.json")), ..Default::default() };
+    let (_, eval) = evaluate_run(&run, &eval_opts).unwrap();
+    assert_eq!(eval.factors.as_ref(), Some(&p));
     assert!((0.0..=1.0).contains(&p.object_accuracy) && (0.0..=1.0).contains(&p.background_accuracy) && p.position_error_px.is_finite());
 }

@@ -29,7 +29,7 @@ use tch::nn::{self, Module, ModuleT};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::Config;
-use crate::dataset::load_split;
+use crate::dataset::{load_split, load_toy, DatasetKind};
 use crate::network::{embed_shown, ModelConfig, Network};
 use crate::run::{load_network, DistillResult, EvalReport, FinetuneResult, FractionResult, KnnResult, LinearResult};
 use ssl_io::progress::Progress;
@@ -45,12 +45,19 @@ pub enum Protocol {
     Finetune,
     /// Self-distillation of the fine-tuned model (implies fine-tuning).
     Distill,
+    /// Factor probes of the frozen backbone (toy dataset: object / background class, position).
+    Factors,
 }
 
 impl Protocol {
     /// Every protocol, by name.
-    pub const ALL: [(&'static str, Protocol); 4] =
-        [("knn", Protocol::Knn), ("linear", Protocol::Linear), ("finetune", Protocol::Finetune), ("distill", Protocol::Distill)];
+    pub const ALL: [(&'static str, Protocol); 5] = [
+        ("knn", Protocol::Knn),
+        ("linear", Protocol::Linear),
+        ("finetune", Protocol::Finetune),
+        ("distill", Protocol::Distill),
+        ("factors", Protocol::Factors),
+    ];
 }
 
 impl std::str::FromStr for Protocol {
@@ -317,6 +324,9 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
         bail!("{} already exists; choose another --out (nothing was written)", out.display());
     }
     let (cfg, net) = load_network(run, opts.device)?;
+    if wants(Protocol::Factors) && cfg.data.dataset != DatasetKind::Toy {
+        bail!("--protocols factors: the factor probes need the toy dataset (known factors); {} trained on {}", run.display(), cfg.data.dataset);
+    }
     let device = net.vs.device();
     if opts.from_head_layer > cfg.model.projector.len() {
         bail!("--from-head-layer {}: the run's projector has {} layers", opts.from_head_layer, cfg.model.projector.len());
@@ -364,6 +374,35 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
             optimizer: "SGD momentum 0.9, lr 0.1·B/256, cosine, no weight decay".into(),
             augmentations: "random resized crop + flip (the recipe's)".into(),
         });
+    }
+
+    if wants(Protocol::Factors) {
+        // The test split's factors, row for row; the probes split them on their own.
+        let net = fresh()?;
+        let toy = load_toy(&cfg, Split::Test, cfg.data.test_limit)?;
+        let x =
+            embed_shown(&net.backbone, toy.images(), cfg.views.eval_view(), cfg.eval.batch_size, device, (&progress, "factors: embedding the test images"))?;
+        let m = ndarray::Array2::from_shape_fn((toy.images().len(), 4), |(r, c)| {
+            let f = toy.factors(r);
+            [f.object_class as f32, f.background as f32, f.position.1 as f32, f.position.0 as f32][c]
+        });
+        let table = ssl_analysis::factors::FactorTable::from_matrix(m.view())?;
+        progress.stage("factors: ridge probes", 0);
+        let p = ssl_analysis::factors::factor_probes(x.view(), &table, 1.0)?;
+        progress.println(&format!(
+            "factor probes ({} test images, split {}/{}): object {:.4} (chance {:.4}), background {:.4} (chance {:.4}), position R² {:.3}, error {:.2} px (chance {:.2})",
+            x.nrows(),
+            p.train,
+            p.test,
+            p.object_accuracy,
+            p.chance.object_accuracy,
+            p.background_accuracy,
+            p.chance.background_accuracy,
+            p.position_r2,
+            p.position_error_px,
+            p.chance.position_error_px
+        ));
+        result.factors = Some(p);
     }
 
     let mut teacher: Option<(f64, Classifier, Vec<usize>)> = None;

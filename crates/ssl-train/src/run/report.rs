@@ -60,6 +60,9 @@ pub struct EvalReport {
     /// Self-distillation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distill: Option<DistillResult>,
+    /// Factor probes of the frozen backbone on the toy dataset's test split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factors: Option<ssl_analysis::factors::FactorProbes>,
 }
 
 impl EvalReport {
@@ -73,6 +76,7 @@ impl EvalReport {
             linear: None,
             finetune: None,
             distill: None,
+            factors: None,
         }
     }
 }
