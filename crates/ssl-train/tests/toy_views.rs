@@ -132,10 +132,10 @@ fn a_run_on_shared_views_exports_its_factors_and_analyze_probes_them() {
     let labels = ssl_analysis::npy::read_labels(out.join("test_labels.npy")).unwrap();
     let toy = ssl_train::dataset::load_toy(&cfg, Split::Test, 40).unwrap();
     assert_eq!(factors.dim(), (40, 4));
-    for i in 0..40 {
+    for (i, &label) in labels.iter().enumerate() {
         let f = toy.factors(i);
         assert_eq!(factors.row(i).to_vec(), vec![f.object_class as f32, f.background as f32, f.position.1 as f32, f.position.0 as f32]);
-        assert_eq!(labels[i], f.object_class);
+        assert_eq!(label, f.object_class);
     }
     // Augmentation-manifold exports carry the factors of each view's image.
     let vout = tmp.path().join("views");
