@@ -6,8 +6,9 @@
 //! canvas edges, pasted on top (its grey level is its opacity, drawn in white). Three factors
 //! are exposed: the object's class, its position (top-left corner, each coordinate in 0..=36) and
 //! the background class. Backgrounds are procedural unless the user gives a dataset of 64 × 64
-//! RGB images: class `c` is a sinusoidal grating with orientation `c·18°`, a class colour, and
-//! per-sample phase and noise, so the background class is learnable but not trivial.
+//! RGB images: class `c` is a sinusoidal grating with orientation `c·18°`, with a colour, phase
+//! and noise drawn per sample — the class is the texture's orientation alone (a colour per class
+//! made the class linearly readable from any encoder, even at initialisation).
 //!
 //! [`ToyDataset::pair`] renders two views that share exactly the chosen factors (the others are
 //! redrawn), the experiment that shows what shared information a contrastive view pair teaches.
@@ -161,7 +162,7 @@ impl ToyDataset {
                 let angle = f.background as f32 * std::f32::consts::PI / 10.0;
                 let (dy, dx) = (angle.sin(), angle.cos());
                 let phase: f32 = rng.random::<f32>() * std::f32::consts::TAU;
-                let colour = PALETTE[f.background as usize % 10];
+                let colour = PALETTE[rng.random_range(0..PALETTE.len())];
                 for y in 0..CANVAS {
                     for x in 0..CANVAS {
                         let g = 0.5 + 0.5 * ((y as f32 * dy + x as f32 * dx) * 0.5 + phase).sin();

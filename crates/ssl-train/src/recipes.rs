@@ -14,6 +14,7 @@ pub const RECIPES: &[(&str, &str)] = &[
     ("simsiam-fmnist", include_str!("../recipes/simsiam-fmnist.toml")),
     ("margin-fmnist", include_str!("../recipes/margin-fmnist.toml")),
     ("vicreg-fmnist", include_str!("../recipes/vicreg-fmnist.toml")),
+    ("infomin-toy", include_str!("../recipes/infomin-toy.toml")),
     ("barlow-cifar10", include_str!("../recipes/barlow-cifar10.toml")),
     ("byol-cifar10", include_str!("../recipes/byol-cifar10.toml")),
     ("directclr-cifar10", include_str!("../recipes/directclr-cifar10.toml")),

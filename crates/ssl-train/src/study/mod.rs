@@ -10,10 +10,13 @@
 //! * `capacity` — manifold capacity by layer (MMCR, Yerxa et al. 2023; seed 003): MMCR, SimCLR and
 //!   Barlow Twins on the same data, mean-field-theory capacity of augmentation and class manifolds
 //!   per layer (see [`capacity`]).
+//! * `infomin` — what makes good views (InfoMin, Tian et al. 2020; seed 004): part `factors` (one
+//!   run per set of shared toy factors, linear readouts of every factor; see [`infomin`]).
 
 pub mod capacity;
 pub mod collapse_projector;
 pub mod collapse_toy;
+pub mod infomin;
 pub mod toy;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +32,8 @@ pub enum Study {
     Collapse,
     /// Manifold capacity by layer (MMCR, seed 003).
     Capacity,
+    /// What makes good views (InfoMin, seed 004).
+    Infomin,
 }
 
 /// A part of a study.
@@ -40,6 +45,8 @@ pub enum Part {
     Projector,
     /// Capacity, radius and dimension layer by layer (capacity).
     Layers,
+    /// Views sharing chosen toy factors, every factor read out (infomin).
+    Factors,
 }
 
 impl Study {
@@ -48,6 +55,7 @@ impl Study {
         match self {
             Study::Collapse => &[Part::Toy, Part::Projector],
             Study::Capacity => &[Part::Layers],
+            Study::Infomin => &[Part::Factors],
         }
     }
 
@@ -56,6 +64,7 @@ impl Study {
         match self {
             Study::Collapse => "collapse",
             Study::Capacity => "capacity",
+            Study::Infomin => "infomin",
         }
     }
 }
@@ -104,6 +113,9 @@ pub fn check(study: Study, opts: &StudyOptions) -> Result<Part> {
     if part == Part::Layers {
         capacity::check(&capacity_budget(opts))?;
     }
+    if part == Part::Factors {
+        infomin::check(&factors_budget(opts))?;
+    }
     // A study's folder holds only what the study writes: never a user's files.
     ssl_io::check_output_folder(&opts.out, &[], |_| false)?;
     Ok(part)
@@ -119,6 +131,11 @@ fn capacity_budget(opts: &StudyOptions) -> capacity::CapacityBudget {
     capacity::CapacityBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit) }
 }
 
+fn factors_budget(opts: &StudyOptions) -> infomin::FactorsBudget {
+    let d = infomin::FactorsBudget::default();
+    infomin::FactorsBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), ..d }
+}
+
 /// Runs a study's part; returns the `summary.md` text.
 pub fn run(study: Study, opts: &StudyOptions) -> Result<String> {
     let part = check(study, opts)?;
@@ -132,6 +149,9 @@ pub fn run(study: Study, opts: &StudyOptions) -> Result<String> {
         }
         (Study::Capacity, Part::Layers) => {
             capacity::run(&out, capacity_budget(opts), opts.device, opts.threads)?;
+        }
+        (Study::Infomin, Part::Factors) => {
+            infomin::run(&out, factors_budget(opts), opts.device, opts.threads)?;
         }
         (study, part) => unreachable!("check() admits only a study's own parts, not {study:?} {part:?}"),
     }
