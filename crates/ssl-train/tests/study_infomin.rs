@@ -26,7 +26,7 @@ fn the_factors_part_writes_its_table_figure_and_every_documented_key() {
     assert_eq!(rows[0]["shared"], serde_json::json!(["object"]));
     assert_eq!(rows[6]["shared"], serde_json::json!(["object", "position", "background"]));
     assert_eq!(rows[7]["encoder"], "init");
-    assert_eq!(s["verdicts"].as_array().unwrap().len(), 2);
+    assert_eq!(s["verdicts"].as_array().unwrap().len(), 4);
     for f in ["factors.svg", "factors.png", "summary.md"] {
         assert!(out.join(f).is_file(), "{f}");
     }
@@ -74,6 +74,10 @@ fn verdicts_follow_the_numbers() {
     let v = verdicts(&rows);
     assert_eq!(v[0].verdict, "reproduced", "{:?}", v[0]);
     assert_eq!(v[1].verdict, "reproduced", "{:?}", v[1]);
+    // Object + background: object at 0.4/0.8 = 50%; position + background: R² 0.5/0.9 = 56%.
+    assert_eq!(v[2].verdict, "reproduced", "{:?}", v[2]);
+    // Object + position: object at 0.5/0.8 = 62%, position at 0.88/0.9 = 98%: position preferred.
+    assert_eq!(v[3].verdict, "contradicted", "{:?}", v[3]);
     // Nothing learned beyond initialisation, and pairs keep both factors.
     let flat = [(0.2, 0.2, 0.1); 7];
     let mut rows: Vec<FactorRow> = SHARED_SETS.iter().zip(flat).map(|(s, v)| row(s, "trained", v)).collect();
@@ -81,4 +85,5 @@ fn verdicts_follow_the_numbers() {
     let v = verdicts(&rows);
     assert_eq!(v[0].verdict, "not reproduced", "{:?}", v[0]);
     assert_eq!(v[1].verdict, "not reproduced", "{:?}", v[1]);
+    assert_eq!(v[2].verdict, "contradicted", "{:?}", v[2]);
 }
