@@ -264,14 +264,19 @@ fn check_against_data(cfg: &RunConfig, train_set: &InMemoryDataset) -> Result<()
 /// The training images, and what the training loader draws views from: the images themselves,
 /// or with `views.shared` the toy dataset's factor-sharing renderings of them.
 pub fn training_data(cfg: &Config) -> Result<(Arc<InMemoryDataset>, Arc<dyn Dataset>)> {
+    training_data_limited(cfg, cfg.data.train_limit)
+}
+
+/// [`training_data`] of the first `limit` training images (0: all).
+pub fn training_data_limited(cfg: &Config, limit: usize) -> Result<(Arc<InMemoryDataset>, Arc<dyn Dataset>)> {
     match &cfg.views.shared {
         Some(shared) => {
-            let toy = Arc::new(crate::dataset::load_toy(cfg, Split::Train, cfg.data.train_limit)?);
+            let toy = Arc::new(crate::dataset::load_toy(cfg, Split::Train, limit)?);
             let images = Arc::new(toy.images().clone());
             Ok((images, Arc::new(ssl_data::toy::ToyPairs::new(toy, ssl_data::toy::Shared::of(shared)))))
         }
         None => {
-            let images = Arc::new(load_split(cfg, Split::Train, cfg.data.train_limit)?);
+            let images = Arc::new(load_split(cfg, Split::Train, limit)?);
             Ok((images.clone(), images))
         }
     }

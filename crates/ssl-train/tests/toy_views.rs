@@ -161,3 +161,23 @@ fn a_run_on_shared_views_exports_its_factors_and_analyze_probes_them() {
     assert_eq!(eval.factors.as_ref(), Some(&p));
     assert!((0.0..=1.0).contains(&p.object_accuracy) && (0.0..=1.0).contains(&p.background_accuracy) && p.position_error_px.is_finite());
 }
+
+#[test]
+fn the_views_grid_shows_the_factor_sharing_partners() {
+    let (tmp, data) = common::toy_data(60, 20);
+    let cfg = toy_config(&data, "[\"background\"]");
+    let out = tmp.path().join("grid.png");
+    let (rows, cols) = ssl_train::cmd::views::views_grid(&cfg, 2, 2, cfg.seed, &out).unwrap();
+    assert_eq!((rows, cols), (2, 3));
+    let grid = image::open(&out).unwrap().to_rgb8();
+    // Cells are (side * zoom + 4) pixels; the two view cells of row 0 (columns 1 and 2) come from
+    // the sample and from a partner with another object and position: they differ, although the
+    // pipeline alone (resize-free identity) would draw them equal.
+    let cell = grid.width() as usize / cols;
+    let block = |col: usize| {
+        (0..cell).flat_map(|y| (0..cell).map(move |x| (x, y))).map(|(x, y)| grid.get_pixel((col * cell + x) as u32, y as u32).0).collect::<Vec<_>>()
+    };
+    assert_ne!(block(1), block(2));
+    // View 0 is the sample itself: its cell equals the original's (column 0).
+    assert_eq!(block(0), block(1));
+}

@@ -1,14 +1,15 @@
 //! `cargo xtask views --recipe <name> --out grid.png`: a grid of the training views a recipe
 //! draws — one row per image: the original, then its k views (un-normalised with the recipe's
-//! mean/std for display, clamped to [0, 1]) — so a user sees their augmentations.
+//! mean/std for display, clamped to [0, 1]) — so a user sees their augmentations (and, with
+//! `views.shared` on the toy dataset, the factor-sharing partners each view is drawn from).
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use ssl_data::{make_batch, Dataset, Split};
+use ssl_data::{make_batch, Dataset};
 
 use crate::config::Config;
-use crate::dataset::load_split;
+use crate::trainer::training_data_limited;
 
 /// Writes the grid; returns (rows, columns).
 pub fn views_grid(cfg: &Config, images: usize, views: usize, seed: u64, out: &Path) -> Result<(usize, usize)> {
@@ -18,12 +19,13 @@ pub fn views_grid(cfg: &Config, images: usize, views: usize, seed: u64, out: &Pa
     if images == 0 || views == 0 || views > 64 {
         bail!("--images must be >= 1 and --views between 1 and 64");
     }
-    let ds = load_split(cfg, Split::Train, images)?;
+    // What the trainer draws views from: the images, or the toy's factor-sharing renderings.
+    let (ds, source) = training_data_limited(cfg, images)?;
     let n = images.min(ds.len());
     let idx: Vec<usize> = (0..n).collect();
     let transform = cfg.views.train_view();
     cfg.check_views(ds.shape())?;
-    let batch = make_batch(&ds, transform.as_ref(), &idx, views, seed, 0);
+    let batch = make_batch(source.as_ref(), transform.as_ref(), &idx, views, seed, 0);
     let [_, _, c, h, w] = batch.dims();
     let src = ds.shape();
     let side = h.max(w).max(src.height).max(src.width);
