@@ -27,7 +27,7 @@
 use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::error::AnalysisError;
-use crate::probe::{holdout_split, linear_probe_accuracy, Ridge};
+use crate::probe::{holdout_split, linear_probe_accuracy, mean_r2, Ridge};
 
 /// The factors of each embedding: two class labels and a position.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,20 +143,12 @@ pub fn factor_probes(x: ArrayView2<f32>, factors: &FactorTable, lambda: f64) -> 
     let (btr, bte) = (pick(&factors.background, &tr), pick(&factors.background, &te));
     let (ptr, pte) = (factors.position.select(Axis(0), &tr), factors.position.select(Axis(0), &te));
     let pred = Ridge::fit(xtr.view(), ptr.view(), lambda)?.predict(xte.view());
-    let mut r2 = 0.0;
-    for j in 0..pte.ncols() {
-        let t = pte.column(j);
-        let m = t.mean().unwrap_or(0.0);
-        let ss_tot: f64 = t.iter().map(|v| (v - m).powi(2)).sum();
-        let ss_res: f64 = t.iter().zip(pred.column(j)).map(|(a, b)| (a - b).powi(2)).sum();
-        r2 += if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { 0.0 };
-    }
     let mean_position = ptr.mean_axis(Axis(0)).expect("at least 8 training rows");
     let constant = Array2::from_shape_fn(pte.dim(), |(_, j)| mean_position[j]);
     Ok(FactorProbes {
         object_accuracy: linear_probe_accuracy(xtr.view(), &otr, xte.view(), &ote, lambda)?,
         background_accuracy: linear_probe_accuracy(xtr.view(), &btr, xte.view(), &bte, lambda)?,
-        position_r2: r2 / pte.ncols().max(1) as f64,
+        position_r2: mean_r2(&pred, pte.view()),
         position_error_px: mean_distance(&pred, pte.view()),
         chance: FactorChance {
             object_accuracy: majority_accuracy(&otr, &ote),

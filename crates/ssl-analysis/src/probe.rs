@@ -112,13 +112,18 @@ pub fn regression_probe_r2(
         return Err(AnalysisError::Shape("regression probe: test targets do not match the test embeddings".into()));
     }
     let pred = Ridge::fit(train_x, train_t, lambda)?.predict(test_x);
+    Ok(mean_r2(&pred, test_t))
+}
+
+/// Mean over columns of R² = 1 − SS_res / SS_tot of `pred` against `truth` (0 for a constant column).
+pub fn mean_r2(pred: &Array2<f64>, truth: ArrayView2<f64>) -> f64 {
     let mut total = 0.0;
-    for j in 0..test_t.ncols() {
-        let t = test_t.column(j);
+    for j in 0..truth.ncols() {
+        let t = truth.column(j);
         let m = t.mean().unwrap_or(0.0);
         let ss_tot: f64 = t.iter().map(|v| (v - m).powi(2)).sum();
         let ss_res: f64 = t.iter().zip(pred.column(j)).map(|(a, b)| (a - b).powi(2)).sum();
         total += if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { 0.0 };
     }
-    Ok(total / test_t.ncols().max(1) as f64)
+    total / truth.ncols().max(1) as f64
 }

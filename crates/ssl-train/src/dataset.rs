@@ -109,6 +109,15 @@ pub fn load_split(cfg: &RunConfig, split: Split, limit: usize) -> Result<InMemor
     }
 }
 
+/// The factors of toy samples as `factors.npy` rows (object class, background class, x, y): row
+/// `r` holds those of sample `sample(r)`.
+pub fn toy_factor_matrix(toy: &ToyDataset, rows: usize, sample: impl Fn(usize) -> usize) -> ndarray::Array2<f32> {
+    ndarray::Array2::from_shape_fn((rows, 4), |(r, c)| {
+        let f = toy.factors(sample(r));
+        [f.object_class as f32, f.background as f32, f.position.1 as f32, f.position.0 as f32][c]
+    })
+}
+
 /// InfoMin's colourful Moving-MNIST: Fashion-MNIST objects from `data.root` moving over
 /// procedural backgrounds; label = object class. 10,000 train / 2,000 test samples unless
 /// limited; train and test use the matching Fashion-MNIST split and seeds.

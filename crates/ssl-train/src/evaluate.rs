@@ -55,6 +55,20 @@ impl Evaluation {
     }
 }
 
+/// Ridge penalty of the factor probes (standardised features).
+pub const FACTOR_PROBE_LAMBDA: f64 = 1.0;
+
+/// Factor probes (`ssl_analysis::factors`, λ = [`FACTOR_PROBE_LAMBDA`]) of `net`'s backbone on the toy dataset's test split
+/// of `cfg`, the embedding counted on `progress` as the stage it names.
+pub fn toy_factor_probes(cfg: &Config, net: &Network, progress: (&Progress, &str)) -> Result<ssl_analysis::factors::FactorProbes> {
+    let toy = crate::dataset::load_toy(cfg, ssl_data::Split::Test, cfg.data.test_limit)?;
+    let n = toy.images().len();
+    let x = embed_shown(&net.backbone, toy.images(), cfg.views.eval_view(), cfg.eval.batch_size, net.vs.device(), progress)?;
+    let table = ssl_analysis::factors::FactorTable::from_matrix(crate::dataset::toy_factor_matrix(&toy, n, |r| r).view())?;
+    progress.0.stage("factors: ridge probes", 0);
+    Ok(ssl_analysis::factors::factor_probes(x.view(), &table, FACTOR_PROBE_LAMBDA)?)
+}
+
 /// Embeds, runs the three kNN probes and the spectral report, writes the run's outputs.
 pub fn evaluate(
     cfg: &Config,

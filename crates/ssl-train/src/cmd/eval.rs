@@ -29,7 +29,7 @@ use tch::nn::{self, Module, ModuleT};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::Config;
-use crate::dataset::{load_split, load_toy, DatasetKind};
+use crate::dataset::{load_split, DatasetKind};
 use crate::network::{embed_shown, ModelConfig, Network};
 use crate::run::{load_network, DistillResult, EvalReport, FinetuneResult, FractionResult, KnnResult, LinearResult};
 use ssl_io::progress::Progress;
@@ -379,19 +379,10 @@ pub fn evaluate_run(run: &Path, opts: &EvalOptions) -> Result<(PathBuf, EvalRepo
     if wants(Protocol::Factors) {
         // The test split's factors, row for row; the probes split them on their own.
         let net = fresh()?;
-        let toy = load_toy(&cfg, Split::Test, cfg.data.test_limit)?;
-        let x =
-            embed_shown(&net.backbone, toy.images(), cfg.views.eval_view(), cfg.eval.batch_size, device, (&progress, "factors: embedding the test images"))?;
-        let m = ndarray::Array2::from_shape_fn((toy.images().len(), 4), |(r, c)| {
-            let f = toy.factors(r);
-            [f.object_class as f32, f.background as f32, f.position.1 as f32, f.position.0 as f32][c]
-        });
-        let table = ssl_analysis::factors::FactorTable::from_matrix(m.view())?;
-        progress.stage("factors: ridge probes", 0);
-        let p = ssl_analysis::factors::factor_probes(x.view(), &table, 1.0)?;
+        let p = crate::evaluate::toy_factor_probes(&cfg, &net, (&progress, "factors: embedding the test images"))?;
         progress.println(&format!(
             "factor probes ({} test images, split {}/{}): object {:.4} (chance {:.4}), background {:.4} (chance {:.4}), position R² {:.3}, error {:.2} px (chance {:.2})",
-            x.nrows(),
+            p.train + p.test,
             p.train,
             p.test,
             p.object_accuracy,

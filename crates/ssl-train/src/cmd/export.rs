@@ -28,7 +28,7 @@ use ssl_models::DeviceChoice;
 use tch::nn::ModuleT;
 use tch::{Kind, Tensor};
 
-use crate::dataset::{load_split, load_toy, DatasetKind};
+use crate::dataset::{load_split, load_toy, toy_factor_matrix, DatasetKind};
 use crate::network::{embed_shown, embed_with, Network};
 use crate::run::load_network;
 use ssl_io::progress::Progress;
@@ -374,11 +374,7 @@ pub fn export(run: &Path, opts: &ExportOptions) -> Result<Vec<PathBuf>> {
     let write_factors = |images: &dyn Fn(usize) -> usize, rows: usize| -> Result<Option<PathBuf>> {
         let Some(path) = &factors_path else { return Ok(None) };
         let toy = load_toy(&cfg, opts.split, limit)?;
-        let m = Array2::from_shape_fn((rows, 4), |(r, c)| {
-            let f = toy.factors(images(r));
-            [f.object_class as f32, f.background as f32, f.position.1 as f32, f.position.0 as f32][c]
-        });
-        ssl_analysis::npy::write_matrix(path, &m)?;
+        ssl_analysis::npy::write_matrix(path, &toy_factor_matrix(&toy, rows, images))?;
         Ok(Some(path.clone()))
     };
     let ds = load_split(&cfg, opts.split, limit)?;

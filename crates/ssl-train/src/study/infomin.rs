@@ -17,18 +17,18 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use ssl_analysis::factors::{factor_probes, FactorProbes, FactorTable};
+use ssl_analysis::factors::FactorProbes;
 use ssl_analysis::plot::category_plot;
 use ssl_data::toy::ToyFactor;
-use ssl_data::{Dataset, Split};
 use ssl_models::{pick_device, DeviceChoice};
 
 use super::{figure, StudyOutput};
 use crate::config::{Config, Source};
-use crate::dataset::load_toy;
-use crate::network::{embed, Network};
+use crate::evaluate::toy_factor_probes;
+use crate::network::Network;
 use crate::run::load_network;
 use crate::trainer::{train, RunOptions};
+use ssl_io::progress::Progress;
 
 /// The recipe every run starts from.
 pub const RECIPE: &str = "infomin-toy";
@@ -45,7 +45,7 @@ pub const SHARED_SETS: [&[ToyFactor]; 7] = [
 ];
 
 /// Ridge penalty of the factor probes (standardised features).
-pub const PROBE_LAMBDA: f64 = 1.0;
+pub const PROBE_LAMBDA: f64 = crate::evaluate::FACTOR_PROBE_LAMBDA;
 
 /// The budget shared by every run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -151,13 +151,7 @@ pub fn check(budget: &FactorsBudget) -> Result<()> {
 
 /// The factor readouts of `net`'s backbone on the toy's test split.
 fn probe(cfg: &Config, net: &Network) -> Result<FactorProbes> {
-    let toy = load_toy(cfg, Split::Test, cfg.data.test_limit)?;
-    let x = embed(&net.backbone, toy.images(), cfg.views.eval_view(), cfg.eval.batch_size, net.vs.device())?;
-    let m = ndarray::Array2::from_shape_fn((toy.images().len(), 4), |(r, c)| {
-        let f = toy.factors(r);
-        [f.object_class as f32, f.background as f32, f.position.1 as f32, f.position.0 as f32][c]
-    });
-    Ok(factor_probes(x.view(), &FactorTable::from_matrix(m.view())?, PROBE_LAMBDA)?)
+    toy_factor_probes(cfg, net, (&Progress::hidden(), "factors"))
 }
 
 fn row(shared: &[ToyFactor], encoder: &str, probes: FactorProbes, final_loss: f64, train_seconds: f64) -> FactorRow {
