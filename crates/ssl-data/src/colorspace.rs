@@ -21,18 +21,14 @@
 //! every conversion matches skimage on the fixtures (`tests/torchvision_fixtures.rs`).
 //!
 //! [`select_channels`] keeps chosen channels of a converted image (CMC-style L and ab inputs of
-//! different widths). A [`ChannelSplitView`] draws a view (crop, flip, …) and keeps, for view
-//! `v`, only the channel group `groups[v % len]` of a colour space — the others are zero, so
-//! every view keeps one shape and batches stay rectangular — so two views share only the
-//! information the user picks (Lab: L | ab, YDbDr: Y | DbDr; presets
-//! [`ChannelSplitView::lab_l_ab`] and [`ChannelSplitView::ydbdr_y_dbdr`], and
-//! [`ChannelSplitView::check`] for a base view that must give RGB).
+//! different widths). Views that share only the information the user picks (Lab: L | ab, YDbDr:
+//! Y | DbDr) are channel groups of *one* converted crop: the `color_space` op converts the crop,
+//! `normalize` with [`ColorSpace::unit_normalization`] scales it, and a channel-split encoder
+//! (`ssl_models::split`, the runner's `model.split`) gives each group to its own encoder.
 
 use crate::augment::color::{hsv_to_rgb, rgb_to_hsv};
 use crate::error::DataError;
-use crate::image::{ImageF32, ImageRef, Shape};
-use crate::rng::ViewRng;
-use crate::view::ViewTransform;
+use crate::image::{ImageF32, Shape};
 
 /// A colour space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -113,6 +109,33 @@ fn lab_f_inv(f: f64) -> f64 {
 }
 
 impl ColorSpace {
+    /// The per-channel `(mean, std)` that maps each channel's range over the RGB cube to about
+    /// [−1, 1] (the `normalize` after a `color_space` op; Lab's b reaches −1.08): RGB, YCbCr and
+    /// HSV (every channel in [0, 1]) 0.5 / 0.5; luma 0.5 / 0.5 and chroma 0 / its half-range for
+    /// YDbDr, YIQ, YPbPr; Lab (50, 0, 0) / (50, 100, 100).
+    pub fn unit_normalization(self) -> ([f32; 3], [f32; 3]) {
+        match self {
+            ColorSpace::Rgb | ColorSpace::Ycbcr | ColorSpace::Hsv => ([0.5; 3], [0.5; 3]),
+            ColorSpace::Lab => ([50.0, 0.0, 0.0], [50.0, 100.0, 100.0]),
+            ColorSpace::Ydbdr => ([0.5, 0.0, 0.0], [0.5, 1.333, 1.333]),
+            ColorSpace::Yiq => ([0.5, 0.0, 0.0], [0.5, 0.5959, 0.5227]),
+            ColorSpace::Ypbpr => ([0.5, 0.0, 0.0], [0.5, 0.5, 0.5]),
+        }
+    }
+
+    /// The space's name as configs spell it (`"lab"`, `"ydbdr"`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            ColorSpace::Rgb => "rgb",
+            ColorSpace::Lab => "lab",
+            ColorSpace::Ycbcr => "ycbcr",
+            ColorSpace::Ydbdr => "ydbdr",
+            ColorSpace::Yiq => "yiq",
+            ColorSpace::Ypbpr => "ypbpr",
+            ColorSpace::Hsv => "hsv",
+        }
+    }
+
     /// Every space, for iteration.
     pub const ALL: [ColorSpace; 7] =
         [ColorSpace::Rgb, ColorSpace::Lab, ColorSpace::Ycbcr, ColorSpace::Ydbdr, ColorSpace::Yiq, ColorSpace::Ypbpr, ColorSpace::Hsv];
@@ -204,86 +227,4 @@ pub fn select_channels(img: &ImageF32, channels: &[usize]) -> Result<ImageF32, D
         data.extend_from_slice(img.channel(c));
     }
     Ok(ImageF32 { shape: Shape { channels: channels.len(), ..img.shape }, data })
-}
-
-/// A view that keeps only some channels of a colour space (the rest are zero): view `v` keeps
-/// `groups[v % groups.len()]`. The view is drawn by `base` (crop, flip, …, on RGB, without its
-/// normalisation), converted, masked, then normalised with `mean`/`std` per channel.
-pub struct ChannelSplitView<T: ViewTransform> {
-    /// Draws the RGB view (its output must be 3 channels in [0, 1]: no normalisation).
-    pub base: T,
-    /// The colour space.
-    pub space: ColorSpace,
-    /// Channel groups, one per view (cycled).
-    pub groups: Vec<Vec<usize>>,
-    /// Per-channel mean of the space (3 values).
-    pub mean: [f32; 3],
-    /// Per-channel std of the space (3 values).
-    pub std: [f32; 3],
-}
-
-impl<T: ViewTransform> ChannelSplitView<T> {
-    /// InfoMin's / CMC's Lab split: view 0 keeps L, view 1 keeps a and b; each channel's range
-    /// (L ∈ [0, 100], a, b within about ±100) is mapped to about [−1, 1].
-    pub fn lab_l_ab(base: T) -> Self {
-        ChannelSplitView { base, space: ColorSpace::Lab, groups: vec![vec![0], vec![1, 2]], mean: [50.0, 0.0, 0.0], std: [50.0, 100.0, 100.0] }
-    }
-
-    /// InfoMin's best split, YDbDr: view 0 keeps Y, view 1 keeps Db and Dr; each channel's range
-    /// (Y ∈ [0, 1], Db, Dr ∈ [−1.333, 1.333]) is mapped to about [−1, 1].
-    pub fn ydbdr_y_dbdr(base: T) -> Self {
-        ChannelSplitView { base, space: ColorSpace::Ydbdr, groups: vec![vec![0], vec![1, 2]], mean: [0.5, 0.0, 0.0], std: [0.5, 1.333, 1.333] }
-    }
-
-    /// Checks the groups (non-empty, channel indices < 3) and the std (finite, > 0).
-    pub fn validate(&self) -> Result<(), DataError> {
-        if self.groups.is_empty() || self.groups.iter().any(|g| g.is_empty() || g.iter().any(|&c| c >= 3)) {
-            return Err(DataError::param("split.groups", format!("{:?}: expected non-empty groups of channel indices 0..3", self.groups)));
-        }
-        if self.std.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
-            return Err(DataError::param("split.std", format!("{:?}: every std must be a finite value > 0", self.std)));
-        }
-        Ok(())
-    }
-
-    /// [`validate`](Self::validate), and checks that `base` makes 3-channel views of images of
-    /// shape `input` (a colour space needs RGB; without this check a grey view would pass through
-    /// unconverted).
-    pub fn check(&self, input: Shape) -> Result<(), DataError> {
-        self.validate()?;
-        let c = self.base.output_shape(input).channels;
-        if c != 3 {
-            return Err(DataError::param("split.base", format!("the base view of a {input:?} image has {c} channel(s): a colour-space split needs 3 (RGB)")));
-        }
-        Ok(())
-    }
-}
-
-impl<T: ViewTransform> ViewTransform for ChannelSplitView<T> {
-    fn output_shape(&self, input: Shape) -> Shape {
-        self.base.output_shape(input)
-    }
-
-    fn apply(&self, img: ImageRef<'_>, rng: &mut ViewRng, out: &mut [f32]) {
-        self.apply_view(img, 0, rng, out)
-    }
-
-    fn apply_view(&self, img: ImageRef<'_>, view: usize, rng: &mut ViewRng, out: &mut [f32]) {
-        self.base.apply_view(img, view, rng, out);
-        let shape = self.base.output_shape(img.shape);
-        let rgb = ImageF32 { shape, data: out.to_vec() };
-        let converted = self.space.from_rgb(&rgb).unwrap_or(rgb);
-        let keep = &self.groups[view % self.groups.len()];
-        let n = shape.height * shape.width;
-        for c in 0..shape.channels.min(3) {
-            let plane = &mut out[c * n..(c + 1) * n];
-            if keep.contains(&c) {
-                for (o, &v) in plane.iter_mut().zip(&converted.data[c * n..(c + 1) * n]) {
-                    *o = (v - self.mean[c]) / self.std[c];
-                }
-            } else {
-                plane.fill(0.0);
-            }
-        }
-    }
 }

@@ -19,7 +19,8 @@
 //!   published recipes (SimCLR at strength s, BYOL/Barlow's asymmetric pair, MMCR).
 //! * [`toy`]: a colourful Moving-MNIST-style dataset with known factors (InfoMin §3.1) and view
 //!   pairs sharing any chosen subset of them.
-//! * [`colorspace`]: RGB ↔ Lab, YCbCr, YDbDr, YIQ, YPbPr, HSV and InfoMin's channel-split views.
+//! * [`colorspace`]: RGB ↔ Lab, YCbCr, YDbDr, YIQ, YPbPr, HSV (InfoMin's colour-space views) and
+//!   their normalisation.
 //! * [`batch`]: B images × k views → one contiguous buffer `[k, B, C, H, W]`, drawn in parallel
 //!   with an RNG derived from (seed, epoch, index, view), so a batch is bit-identical whatever the
 //!   thread count; [`Loader`] prepares the next batches on a background thread and draws them
@@ -67,4 +68,4 @@ pub use batch::{make_batch, make_batch_reusing, view_source_key, EpochIter, Load
 pub use dataset::{Dataset, InMemoryDataset, Split, ViewSource};
 pub use error::DataError;
 pub use image::{ImageF32, ImageRef, Shape};
-pub use view::{PerView, PlainView, ViewTransform};
+pub use view::{PerView, ViewTransform};

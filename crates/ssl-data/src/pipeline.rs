@@ -18,7 +18,9 @@
 //! ```
 //!
 //! Other ops: `erase` (RandomErasing), `rot90` (random multiple of 90°), `sobel`, `color_space`
-//! (convert and keep some channels, e.g. `{ op = "color_space", space = "lab", keep = [0] }`).
+//! (convert and keep some channels, e.g. `{ op = "color_space", space = "lab", keep = [0] }`),
+//! `patch_pair` (two patches at a set distance stacked along the channels, for a channel-split
+//! encoder: `{ op = "patch_pair", size = 14, distance = 7 }`).
 //!
 //! Recipes ([`simclr`], [`byol`], [`mmcr`]) return the pipelines the papers use.
 
@@ -30,7 +32,7 @@ use crate::augment::blur::check_p;
 use crate::augment::crop::resized_crop_u8_into;
 use crate::augment::{
     check_normalization, grayscale, hflip, normalize, normalize_into, resized_crop, rot90, sobel, ColorJitter, RandomErasing, RandomGaussianBlur,
-    RandomResizedCrop, RandomSolarize,
+    RandomPatchPair, RandomResizedCrop, RandomSolarize,
 };
 use crate::colorspace::ColorSpace;
 use crate::error::DataError;
@@ -138,6 +140,14 @@ pub enum Op {
         #[serde(default)]
         keep: Vec<usize>,
     },
+    /// Two `size × size` patches at `distance` pixels, stacked along the channels (`[2C, size,
+    /// size]`: InfoMin's spatial sweep; only `normalize` may follow).
+    PatchPair {
+        /// Patch side.
+        size: usize,
+        /// Distance between the patches, in pixels.
+        distance: f32,
+    },
     /// Per-channel `(x − mean) / std`.
     Normalize {
         /// Means (one, or one per channel).
@@ -183,6 +193,7 @@ impl Pipeline {
                     return Err(at(DataError::param("keep", format!("{keep:?}: channel indices must be < 3"))));
                 }
                 Op::Normalize { mean, std } => check_normalization(mean, std, mean.len().max(1)).map_err(at)?,
+                Op::PatchPair { size, distance } => RandomPatchPair { size: *size, distance: *distance }.validate().map_err(at)?,
                 Op::Rot90 | Op::Sobel | Op::ColorSpace { .. } => {}
             }
         }
@@ -206,6 +217,20 @@ impl Pipeline {
                     return Err(at(DataError::param("space", format!("{space:?} needs 3 channels, the view has {}", s.channels))));
                 }
                 Op::Normalize { mean, std } => check_normalization(mean, std, s.channels).map_err(at)?,
+                Op::PatchPair { size, distance } => {
+                    s = RandomPatchPair { size: *size, distance: *distance }.output_shape(s).map_err(at)?;
+                    if let Some(j) = self.ops[i + 1..].iter().position(|o| !matches!(o, Op::Normalize { .. })) {
+                        let later = &self.ops[i + 1 + j];
+                        return Err(DataError::param(
+                            "ops",
+                            format!(
+                                "op {} ({}): only normalize may follow patch_pair (its output stacks two patches along the channels)",
+                                i + 1 + j,
+                                op_name(later)
+                            ),
+                        ));
+                    }
+                }
                 _ => {}
             }
         }
@@ -276,6 +301,7 @@ fn run_ops(ops: &[Op], img: ImageRef<'_>, rng: &mut impl Rng, x: &mut ImageF32, 
                     *x = y;
                 }
             }
+            Op::PatchPair { size, distance } => *x = RandomPatchPair { size: *size, distance: *distance }.apply(x, rng),
             Op::Normalize { mean, std } => normalize(x, mean, std),
         }
     }
@@ -304,6 +330,7 @@ fn op_name(op: &Op) -> &'static str {
         Op::Rot90 => "rot90",
         Op::Sobel => "sobel",
         Op::ColorSpace { .. } => "color_space",
+        Op::PatchPair { .. } => "patch_pair",
         Op::Normalize { .. } => "normalize",
     }
 }

@@ -1,6 +1,5 @@
 //! The view interface: one decoded image in, one normalised planar `f32` view out. Views are
-//! described as op pipelines ([`crate::pipeline`]); [`PlainView`] is the identity (whole image,
-//! normalised) that channel-split views build on.
+//! described as op pipelines ([`crate::pipeline`]); [`PerView`] cycles one per view.
 
 use crate::error::DataError;
 use crate::image::{ImageRef, Shape};
@@ -47,31 +46,5 @@ impl ViewTransform for PerView {
     }
     fn apply_view(&self, img: ImageRef<'_>, view: usize, rng: &mut ViewRng, out: &mut [f32]) {
         self.transforms[view % self.transforms.len()].apply_view(img, view, rng, out)
-    }
-}
-
-/// The identity view: the whole image, normalised (for evaluation and embedding export).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PlainView {
-    /// Per-channel mean (one value, or one per channel).
-    pub mean: Vec<f32>,
-    /// Per-channel standard deviation.
-    pub std: Vec<f32>,
-}
-
-impl ViewTransform for PlainView {
-    fn output_shape(&self, input: Shape) -> Shape {
-        input
-    }
-
-    fn apply(&self, img: ImageRef<'_>, _rng: &mut ViewRng, out: &mut [f32]) {
-        let v = img.to_f32();
-        let plane = img.shape.height * img.shape.width;
-        for (c, chunk) in v.data.chunks(plane).enumerate() {
-            let (m, s) = if self.mean.len() == 1 { (self.mean[0], self.std[0]) } else { (self.mean[c], self.std[c]) };
-            for (o, &x) in out[c * plane..(c + 1) * plane].iter_mut().zip(chunk) {
-                *o = (x - m) / s;
-            }
-        }
     }
 }

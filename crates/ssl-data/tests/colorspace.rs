@@ -1,8 +1,8 @@
-//! Colour spaces: round trips, published reference values, and channel-split views.
+//! Colour spaces: round trips, published reference values, and their normalisation.
 
 use rand::{Rng, SeedableRng};
-use ssl_data::colorspace::{ChannelSplitView, ColorSpace};
-use ssl_data::{make_batch, ImageF32, InMemoryDataset, PlainView, Shape};
+use ssl_data::colorspace::ColorSpace;
+use ssl_data::{ImageF32, Shape};
 
 fn random_image(seed: u64) -> ImageF32 {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -47,56 +47,29 @@ fn published_values() {
 }
 
 #[test]
-fn split_views_keep_only_their_channel_group() {
-    let img = random_image(9);
-    let pixels = img.to_u8_hwc();
-    let ds = InMemoryDataset::new(img.shape, pixels, None).unwrap();
-    let view = ChannelSplitView {
-        base: PlainView { mean: vec![0.0], std: vec![1.0] },
-        space: ColorSpace::Lab,
-        groups: vec![vec![0], vec![1, 2]],
-        mean: [50.0, 0.0, 0.0],
-        std: [50.0, 100.0, 100.0],
-    };
-    view.validate().unwrap();
-    let b = make_batch(&ds, &view, &[0], 2, 0, 0);
-    let n = 17 * 13;
-    let (v0, v1) = (&b.data[..3 * n], &b.data[3 * n..]);
-    // View 0: L only; view 1: a and b only.
-    assert!(v0[n..].iter().all(|&x| x == 0.0) && v0[..n].iter().any(|&x| x != 0.0));
-    assert!(v1[..n].iter().all(|&x| x == 0.0) && v1[n..].iter().any(|&x| x != 0.0));
-    // The kept channels are the space's channels, normalised.
-    let lab = ColorSpace::Lab.from_rgb(&ImageF32 { shape: img.shape, data: ssl_data::ImageRef { shape: img.shape, data: ds.pixels() }.to_f32().data }).unwrap();
-    assert!((v0[5] - (lab.data[5] - 50.0) / 50.0).abs() < 1e-5);
-    view.check(img.shape).unwrap();
-    assert!(view.check(Shape { channels: 1, ..img.shape }).is_err());
-    let bad = ChannelSplitView { groups: vec![vec![3]], ..view };
-    assert!(bad.validate().is_err());
-}
-
-#[test]
-fn ydbdr_and_lab_presets_split_luma_from_chroma() {
+fn unit_normalization_maps_every_space_into_about_the_unit_range() {
+    // Over random colours and the cube's corners, every normalised channel stays within
+    // [−1.08, 1.08] (Lab's b reaches −1.08) and uses most of that range.
     let img = random_image(4);
-    let ds = InMemoryDataset::new(img.shape, img.to_u8_hwc(), None).unwrap();
-    let rgb = ssl_data::ImageRef { shape: img.shape, data: ds.pixels() }.to_f32();
-    let n = 17 * 13;
-    for (view, space) in [
-        (ChannelSplitView::ydbdr_y_dbdr(PlainView { mean: vec![0.0], std: vec![1.0] }), ColorSpace::Ydbdr),
-        (ChannelSplitView::lab_l_ab(PlainView { mean: vec![0.0], std: vec![1.0] }), ColorSpace::Lab),
-    ] {
-        view.check(img.shape).unwrap();
-        let conv = space.from_rgb(&rgb).unwrap();
-        let b = make_batch(&ds, &view, &[0], 2, 0, 0);
-        let (v0, v1) = (&b.data[..3 * n], &b.data[3 * n..]);
+    let mut cube = ImageF32::zeros(Shape { channels: 3, height: 1, width: 8 });
+    for corner in 0..8 {
         for c in 0..3 {
-            let (keep, other) = if c == 0 { (v0, v1) } else { (v1, v0) };
-            assert!(other[c * n..(c + 1) * n].iter().all(|&x| x == 0.0), "{space:?} channel {c}");
-            for i in 0..n {
-                let want = (conv.data[c * n + i] - view.mean[c]) / view.std[c];
-                assert!((keep[c * n + i] - want).abs() < 1e-5, "{space:?} channel {c}");
-                // The presets map every channel into about [−1, 1] (Lab b reaches −1.08).
-                assert!(want.abs() <= 1.08, "{space:?} channel {c}: {want}");
+            cube.channel_mut(c)[corner] = ((corner >> c) & 1) as f32;
+        }
+    }
+    for space in ColorSpace::ALL {
+        let (mean, std) = space.unit_normalization();
+        let mut extent = [0f32; 3];
+        for rgb in [&img, &cube] {
+            let conv = space.from_rgb(rgb).unwrap();
+            for c in 0..3 {
+                for &v in conv.channel(c) {
+                    let z = (v - mean[c]) / std[c];
+                    assert!(z.abs() <= 1.08, "{space:?} channel {c}: {z}");
+                    extent[c] = extent[c].max(z.abs());
+                }
             }
         }
+        assert!(extent.iter().all(|&e| e > 0.4), "{space:?}: {extent:?}");
     }
 }

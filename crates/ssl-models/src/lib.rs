@@ -10,6 +10,8 @@
 //!   3 × 8192, MMCR's, BYOL's predictor), with the output after any layer.
 //! * [`optim`]: SGD, Adam, AdamW (PyTorch's rules) and LARS (solo-learn's), with state that
 //!   checkpoints hold; [`schedule`]: LR scaling, warm-up + cosine, BYOL's τ schedule.
+//! * [`split`]: channel-split encoders (CMC / InfoMin §4): a ResNet per channel group of one
+//!   input (Lab's L | ab, …), each group's encoding one view.
 //! * [`ema`]: momentum (EMA) encoders.
 //! * [`amp`]: dynamic loss scaling for autocast on CUDA.
 //! * [`checkpoint`]: atomic `.safetensors` checkpoints (model, optimiser, position) and the
@@ -42,6 +44,7 @@ pub mod optim;
 pub mod resnet;
 pub mod schedule;
 pub mod seed;
+pub mod split;
 
 pub use device::{pick_device, DeviceChoice};
 pub use error::{ModelError, OptimizerStateError, Result};
@@ -49,3 +52,4 @@ pub use head::{Mlp, MlpConfig};
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
 pub use resnet::{ResNet, ResNetConfig, Stem};
 pub use seed::seeded;
+pub use split::{ChannelSplit, SplitEncoder};

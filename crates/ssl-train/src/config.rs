@@ -187,6 +187,16 @@ impl RunConfig {
             ),
         ));
         note(expect(self.log.every_steps >= 1, "log.every_steps = 0: expected >= 1".into()));
+        if let Some(split) = &self.model.split {
+            note(expect(
+                self.views.count == split.views(),
+                format!("model.split has {} channel groups, one per view: set views.count = {} (it is {})", split.views(), split.views(), self.views.count),
+            ));
+            note(expect(
+                self.views.shared.is_none(),
+                "model.split and views.shared: a split's views are cuts of one drawn image, so they cannot also be the toy's factor-sharing renderings; use one of them".into(),
+            ));
+        }
         if let Some(shared) = &self.views.shared {
             note(expect(
                 self.data.dataset == DatasetKind::Toy,
@@ -235,7 +245,7 @@ impl RunConfig {
     /// Checks the training and evaluation views against the images' shape (see
     /// [`ViewsConfig::check_shape`]).
     pub fn check_views(&self, input: ssl_data::Shape) -> Result<()> {
-        self.views.check_shape(input, self.model.in_channels)
+        self.views.check_shape(input, self.model.in_channels, self.model.eval_channels())
     }
 }
 

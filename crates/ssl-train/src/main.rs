@@ -157,7 +157,8 @@ enum Cmd {
         /// Number of images (rows).
         #[arg(long, default_value_t = 6)]
         images: usize,
-        /// Views per image (default: the recipe's views.count).
+        /// Views per image (default: the recipe's views.count; 1 for model.split, whose views are
+        /// channel groups of one draw).
         #[arg(long)]
         views: Option<usize>,
         /// Seed of the drawn views.
@@ -386,7 +387,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
             };
             let cfg = Config::load(&src, &overrides)?;
-            let (rows, cols) = ssl_train::cmd::views::views_grid(&cfg, images, views.unwrap_or(cfg.views.count), seed, &out)?;
+            let (rows, cols) = ssl_train::cmd::views::views_grid(&cfg, images, views.unwrap_or(cfg.model.draws_per_image(cfg.views.count)), seed, &out)?;
             println!("wrote {} ({rows} images x {} views of {src}, first column the original)", out.display(), cols - 1);
             Ok(())
         }

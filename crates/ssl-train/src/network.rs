@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use ssl_data::{make_batch, Dataset, ViewTransform};
 use ssl_io::progress::Progress;
 use ssl_models::resnet::Depth;
-use ssl_models::{Mlp, MlpConfig, ResNet, ResNetConfig, Stem};
+use ssl_models::{ChannelSplit, Mlp, MlpConfig, ResNet, ResNetConfig, SplitEncoder, Stem};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
@@ -25,6 +25,13 @@ pub struct ModelConfig {
     pub width: i64,
     /// Input channels.
     pub in_channels: i64,
+    /// Channel-split views (CMC / InfoMin §4): the input's channels cut into groups, a ResNet
+    /// per group (or one shared), each group's encoding one view of one drawn image —
+    /// `split = { groups = [[0], [1, 2]] }` for Lab's L | ab. The views are then `views.count =
+    /// groups` splits of one draw per image; the representation is the encoders' outputs
+    /// concatenated (shared: the encoder on images of one group's width).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<ChannelSplit>,
     /// Projector widths after the representation (empty = no projector).
     pub projector: Vec<i64>,
     /// BatchNorm in the projector's hidden layers.
@@ -46,7 +53,34 @@ fn default_true() -> bool {
 impl ModelConfig {
     /// The representation size: the backbone's output width.
     pub fn representation_dim(&self) -> i64 {
+        match &self.split {
+            Some(s) if !s.shared => self.view_dim() * s.groups.len() as i64,
+            _ => self.view_dim(),
+        }
+    }
+
+    /// The width of one view's features (what the projector and the objective see): one
+    /// ResNet's output.
+    pub fn view_dim(&self) -> i64 {
         self.width * 8 * if self.depth == Depth::R50 { 4 } else { 1 }
+    }
+
+    /// Images drawn per image and step: 1 with a channel split (its views are splits of that
+    /// draw), otherwise `views` (the run's `views.count`).
+    pub fn draws_per_image(&self, views: usize) -> usize {
+        if self.split.is_some() {
+            1
+        } else {
+            views
+        }
+    }
+
+    /// Channels of the images a representation is taken of (evaluation, export, probes).
+    pub fn eval_channels(&self) -> i64 {
+        match &self.split {
+            Some(s) => s.eval_channels(self.in_channels as usize) as i64,
+            None => self.in_channels,
+        }
     }
 
     /// Checks widths.
@@ -57,6 +91,9 @@ impl ModelConfig {
         if self.projector.iter().chain(&self.predictor).any(|&w| w < 1) {
             bail!("model.projector = {:?} / model.predictor = {:?}: every width must be >= 1", self.projector, self.predictor);
         }
+        if let Some(s) = &self.split {
+            s.validate(self.in_channels as usize)?;
+        }
         Ok(())
     }
 }
@@ -66,7 +103,7 @@ pub struct Network {
     /// All variables (`backbone.*`, `projector.*`).
     pub vs: nn::VarStore,
     /// The encoder whose output is the representation.
-    pub backbone: ResNet,
+    pub backbone: Backbone,
     /// The projector head, if any.
     pub projector: Option<Mlp>,
     /// The predictor (BYOL, SimSiam), if any.
@@ -97,13 +134,16 @@ impl Network {
         ssl_models::seeded(seed, || {
             let vs = nn::VarStore::new(device);
             let rc = ResNetConfig { depth: m.depth, stem: m.stem, in_channels: m.in_channels, width: m.width, zero_init_residual: false };
-            let backbone = ResNet::new(&(vs.root() / "backbone"), &rc);
+            let backbone = match &m.split {
+                None => Backbone::One(Box::new(ResNet::new(&(vs.root() / "backbone"), &rc))),
+                Some(split) => Backbone::Split(SplitEncoder::new(&(vs.root() / "backbone"), &rc, split).expect("model.split is checked with the config")),
+            };
             let projector = (!m.projector.is_empty()).then(|| {
-                let mut dims = vec![backbone.out_dim()];
+                let mut dims = vec![m.view_dim()];
                 dims.extend(&m.projector);
                 Mlp::new(&(vs.root() / "projector"), &MlpConfig { dims, batch_norm: m.projector_batch_norm, output_bias: m.projector_output_bias })
             });
-            let out = m.projector.last().copied().unwrap_or(backbone.out_dim());
+            let out = m.projector.last().copied().unwrap_or(m.view_dim());
             let predictor = (with_predictor && !m.predictor.is_empty()).then(|| {
                 let mut dims = vec![out];
                 dims.extend(&m.predictor);
@@ -122,13 +162,18 @@ impl Network {
         }
     }
 
-    /// Embeddings fed to the objective: `[N, d]` from a `[N, C, H, W]` batch.
-    pub fn project(&self, x: &Tensor, train: bool) -> Tensor {
-        let h = self.backbone.forward_t(x, train);
+    /// The projector applied to backbone features (identity when there is none).
+    pub fn head(&self, h: &Tensor, train: bool) -> Tensor {
         match &self.projector {
-            Some(p) => p.forward_t(&h, train),
-            None => h,
+            Some(p) => p.forward_t(h, train),
+            None => h.shallow_clone(),
         }
+    }
+
+    /// Embeddings fed to the objective, `[k·B, d]`, from the views of a batch (see
+    /// [`Backbone::encode_views`]).
+    pub fn project_views(&self, x: &Tensor, train: bool) -> Tensor {
+        self.head(&self.backbone.encode_views(x, train), train)
     }
 
     /// Number of trainable parameters.
@@ -137,14 +182,81 @@ impl Network {
     }
 }
 
+/// The encoder of a network: one ResNet over every view, or a ResNet per channel group
+/// (`model.split`).
+pub enum Backbone {
+    /// One ResNet; the views are drawn images.
+    One(Box<ResNet>),
+    /// A ResNet per channel group of one drawn image (CMC / InfoMin §4).
+    Split(SplitEncoder),
+}
+
+impl Backbone {
+    /// The width of the representation.
+    pub fn out_dim(&self) -> i64 {
+        match self {
+            Backbone::One(r) => r.out_dim(),
+            Backbone::Split(s) => s.out_dim(),
+        }
+    }
+
+    /// The features of a training batch's views, `[k·B, d]`, views-major: from `x` = the k drawn
+    /// views `[k·B, C, H, W]` for one encoder, or from `x` = one draw per image `[B, C, H, W]`
+    /// for a split (view `g` = group `g` through its encoder).
+    pub fn encode_views(&self, x: &Tensor, train: bool) -> Tensor {
+        match self {
+            Backbone::One(r) => r.forward_t(x, train),
+            Backbone::Split(s) => Tensor::cat(&s.encode_groups(x, train), 0),
+        }
+    }
+
+    /// The representation of the `b` images of a training batch from its view features `h`
+    /// (`[k·B, d]`, from [`Backbone::encode_views`]), detached: view 0's features, or for a split
+    /// with an encoder per group every group's features side by side (as [`ModuleT::forward_t`]).
+    pub fn representation_of_views(&self, h: &Tensor, k: i64, b: i64) -> Tensor {
+        match self {
+            Backbone::Split(s) if s.encoders() > 1 => h.detach().view([k, b, -1]).transpose(0, 1).reshape([b, -1]),
+            _ => h.narrow(0, 0, b).detach(),
+        }
+    }
+
+    /// The representation with each stage's feature maps passed through `keep` (see
+    /// [`ResNet::forward_stages`]; a split concatenates its encoders' maps per stage).
+    pub fn forward_stages(&self, x: &Tensor, train: bool, keep: impl FnMut(usize, &Tensor)) -> Tensor {
+        match self {
+            Backbone::One(r) => r.forward_stages(x, train, keep),
+            Backbone::Split(s) => s.forward_stages(x, train, keep),
+        }
+    }
+}
+
+impl ModuleT for Backbone {
+    /// The representation of images (for a split, of whole inputs: see [`SplitEncoder`]).
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        match self {
+            Backbone::One(r) => r.forward_t(x, train),
+            Backbone::Split(s) => s.forward_t(x, train),
+        }
+    }
+}
+
+impl std::fmt::Debug for Backbone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backbone::One(r) => f.debug_tuple("One").field(r).finish(),
+            Backbone::Split(s) => f.debug_tuple("Split").field(s).finish(),
+        }
+    }
+}
+
 /// Backbone representations (eval mode, no gradient) of every image of `ds`, `[n, d]` f32.
-pub fn embed(backbone: &ResNet, ds: &dyn Dataset, view: &dyn ViewTransform, batch: usize, device: Device) -> Result<Array2<f32>> {
+pub fn embed(backbone: &Backbone, ds: &dyn Dataset, view: &dyn ViewTransform, batch: usize, device: Device) -> Result<Array2<f32>> {
     embed_with(ds, view, batch, device, &Progress::hidden(), |x| backbone.forward_t(x, false))
 }
 
 /// [`embed`], counting batches on `progress` (a stage of its own, named `stage`).
 pub fn embed_shown(
-    backbone: &ResNet,
+    backbone: &Backbone,
     ds: &dyn Dataset,
     view: &dyn ViewTransform,
     batch: usize,

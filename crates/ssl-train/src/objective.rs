@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use ssl_objectives::{
     BarlowTwins, DirectClr, LossOutput, MarginContrastive, Mmcr, MmcrMomentum, NtXent, NuclearNormPath, Objective, PredictorLoss, PredictorLossKind, Vicreg,
 };
-use tch::nn::{self};
 use tch::{Kind, Tensor};
 
 use crate::network::{ModelConfig, Network};
@@ -162,7 +161,7 @@ impl ObjectiveConfig {
                 if !model.projector.is_empty() {
                     bail!("model.projector = {:?}: DirectCLR trains without a projector (set model.projector = [])", model.projector);
                 }
-                let rep = model.representation_dim();
+                let rep = model.view_dim();
                 if let Some(d0) = d0.filter(|&d| d < 1 || d > rep) {
                     bail!("objective.d0 = {d0}: must be between 1 and the representation size {rep}");
                 }
@@ -212,27 +211,26 @@ impl Method {
         })
     }
 
-    /// The loss of one batch `x` (`[k·B, C, H, W]`), and the detached backbone features of view 0.
+    /// The loss of one batch `x` of `k` views of `b` images (`[k·B, C, H, W]` drawn views, or
+    /// one draw per image `[B, C, H, W]` for a channel split: see [`crate::network::Backbone::encode_views`]),
+    /// and the detached representation of the images (for the online probe).
     pub fn loss(&self, net: &Network, target: Option<&Network>, x: &Tensor, k: i64, b: i64) -> Result<(LossOutput, Tensor)> {
-        let h = nn::ModuleT::forward_t(&net.backbone, x, true);
-        let feats = h.narrow(0, 0, b).detach();
-        let z = match &net.projector {
-            Some(p) => nn::ModuleT::forward_t(p, &h, true),
-            None => h,
-        };
+        let h = net.backbone.encode_views(x, true);
+        let feats = net.backbone.representation_of_views(&h, k, b);
+        let z = net.head(&h, true);
         let out = match self {
             Method::Plain(obj) => obj.compute(&z.view([k, b, -1]).to_kind(Kind::Float))?,
             Method::Predictor(loss) => {
                 let p = net.predict(&z, true).view([k, b, -1]).to_kind(Kind::Float);
                 let t = match target {
-                    Some(t) => tch::no_grad(|| t.project(x, true)),
+                    Some(t) => tch::no_grad(|| t.project_views(x, true)),
                     None => z.detach(), // SimSiam: stop-gradient on the online branch
                 };
                 loss.compute(&p, &t.view([k, b, -1]).to_kind(Kind::Float))?
             }
             Method::MmcrMomentum(m) => {
                 let t = target.ok_or_else(|| anyhow!("MMCR momentum needs its target network"))?;
-                let tz = tch::no_grad(|| t.project(x, true));
+                let tz = tch::no_grad(|| t.project_views(x, true));
                 m.compute(&z.view([k, b, -1]).to_kind(Kind::Float), &tz.view([k, b, -1]).to_kind(Kind::Float))?
             }
         };

@@ -363,7 +363,7 @@ impl Trainer {
         let (train_set, views_source) = training_data(cfg)?;
         let test_set = load_split(cfg, Split::Test, cfg.data.test_limit)?;
         check_against_data(cfg, &train_set)?;
-        let lc = LoaderConfig { batch_size: cfg.training.batch_size, views: cfg.views.count, seed: cfg.seed, ..Default::default() };
+        let lc = LoaderConfig { batch_size: cfg.training.batch_size, views: cfg.model.draws_per_image(cfg.views.count), seed: cfg.seed, ..Default::default() };
         let loader = Loader::new(views_source, cfg.views.train_view(), lc)?;
         let method = Method::new(&cfg.objective)?;
 
@@ -522,8 +522,10 @@ impl Trainer {
             self.epoch_stats = Some(EpochStats::new());
         }
         let lr = self.cfg.schedule.at(self.step, self.total, self.warmup, self.cfg.training.batch_size);
-        let [k, b, c, h, w] = batch.dims().map(|v| v as i64);
-        let x = Tensor::from_slice(&batch.data).view([k * b, c, h, w]).to_device(self.device);
+        // `draws` images per image: the k views, or one draw that a channel split cuts into them.
+        let [draws, b, c, h, w] = batch.dims().map(|v| v as i64);
+        let k = self.cfg.views.count as i64;
+        let x = Tensor::from_slice(&batch.data).view([draws * b, c, h, w]).to_device(self.device);
         let (out, feats) = tch::autocast(self.scaler.enabled, || self.method.loss(&self.net, self.target.as_ref(), &x, k, b))?;
         self.opt.zero_grad();
         self.scaler.scale_loss(&out.loss).backward();

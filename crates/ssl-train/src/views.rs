@@ -64,8 +64,9 @@ impl ViewsConfig {
     }
 
     /// Checks the pipelines against the images' shape: every training pipeline must run on it
-    /// and give one shape with `in_channels` channels, and the evaluation pipeline too.
-    pub fn check_shape(&self, input: Shape, in_channels: i64) -> Result<()> {
+    /// and give one shape with `in_channels` channels, and the evaluation pipeline one with
+    /// `eval_channels` (the same, except for a split with a shared encoder: one group's width).
+    pub fn check_shape(&self, input: Shape, in_channels: i64, eval_channels: i64) -> Result<()> {
         for (i, p) in self.train.iter().enumerate() {
             let s = p.checked_shape(input).map_err(|e| anyhow::anyhow!("views.train[{i}]: {e}"))?;
             if s.channels as i64 != in_channels {
@@ -74,8 +75,13 @@ impl ViewsConfig {
         }
         self.per_view().check(input).map_err(|e| anyhow::anyhow!("views.train: {e}"))?;
         let s = self.eval.checked_shape(input).map_err(|e| anyhow::anyhow!("views.eval: {e}"))?;
-        if s.channels as i64 != in_channels {
-            bail!("views.eval gives {}-channel images; the model expects model.in_channels = {in_channels}", s.channels);
+        if s.channels as i64 != eval_channels {
+            let expects = if eval_channels == in_channels {
+                format!("model.in_channels = {in_channels}")
+            } else {
+                format!("{eval_channels} (the width of one group of model.split, whose shared encoder takes the evaluation images)")
+            };
+            bail!("views.eval gives {}-channel images; the model expects {expects}", s.channels);
         }
         Ok(())
     }

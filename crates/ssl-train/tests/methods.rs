@@ -217,7 +217,7 @@ fn gpu_recipes_are_valid_and_build() {
         assert_eq!(cfg.model.in_channels, 3);
         let net = ssl_train::network::Network::of_run(&cfg, Device::Cpu);
         let x = Tensor::zeros([4, 3, 32, 32], (Kind::Float, Device::Cpu));
-        let z = tch::no_grad(|| net.project(&x, false));
+        let z = tch::no_grad(|| net.project_views(&x, false));
         let out = cfg.model.projector.last().copied().unwrap_or(net.backbone.out_dim());
         assert_eq!(z.size(), vec![4, out], "{name}");
         cfg.views.check().unwrap();

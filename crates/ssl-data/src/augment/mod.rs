@@ -18,6 +18,7 @@
 //! | [`erase()`] | [`RandomErasing`] | `erase`, `RandomErasing` (cutout) |
 //! | [`sobel()`] | — | grey + `conv2d` with DeepCluster's Sobel kernels, zero padding 1 |
 //! | [`normalize()`] | — | `normalize` |
+//! | [`patch_pair()`] | [`RandomPatchPair`] | two patches at a set distance, stacked along channels (InfoMin's spatial sweep) |
 //!
 //! Colour-space conversions (InfoMin) live in [`crate::colorspace`]. The
 //! `tests/torchvision_fixtures.rs` test compares every op with torchvision 0.26 (and the colour
@@ -30,6 +31,7 @@ pub mod crop;
 pub mod erase;
 pub mod flip;
 pub mod normalize;
+pub mod patches;
 pub mod rotate;
 pub mod sobel;
 pub mod solarize;
@@ -40,6 +42,7 @@ pub use crop::{resized_crop, resized_crop_u8, CropBox, RandomResizedCrop};
 pub use erase::{erase, RandomErasing};
 pub use flip::hflip;
 pub use normalize::{check_normalization, normalize, normalize_into};
+pub use patches::{patch_pair, RandomPatchPair};
 pub use rotate::{random_rot90, rot90, RandomRotation90};
 pub use sobel::{sobel, sobel_grey};
 pub use solarize::{solarize, RandomSolarize};

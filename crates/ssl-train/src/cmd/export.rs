@@ -218,6 +218,12 @@ pub struct LayerViews {
 /// The view transform of `pipeline` for images of `ds`.
 pub fn view_transform(cfg: &crate::config::RunConfig, ds: &dyn Dataset, pipeline: ViewPipeline) -> Result<std::sync::Arc<dyn ViewTransform>> {
     use std::sync::Arc;
+    if let Some(split) = &cfg.model.split {
+        anyhow::bail!(
+            "--views: this run's views are the channel groups {:?} of one drawn image (model.split), not images its encoder takes one by one; export the representation (without --views) instead",
+            split.groups
+        );
+    }
     let shape = ds.shape();
     let size = shape.height;
     let (mean, std) =
