@@ -374,6 +374,36 @@ pub fn category_plot(path: impl AsRef<Path>, title: &str, y_desc: &str, categori
     render_with(path, (800, 520), |root| draw(root, title, y_desc, categories, series), |root| draw(root, title, y_desc, categories, series))
 }
 
+/// Points `(x, y, label)` joined in order by a line, each marked and labelled (InfoMin's
+/// accuracy against I_NCE, one point per view setting), into a `.png` or `.svg` file.
+pub fn labelled_points_plot(path: impl AsRef<Path>, title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64, String)]) -> Result<(), AnalysisError> {
+    let path = path.as_ref();
+    if points.iter().any(|(x, y, _)| !x.is_finite() || !y.is_finite()) || points.is_empty() {
+        return Err(AnalysisError::Plot { path: path.to_path_buf(), problem: "need at least one point, every coordinate finite".into() });
+    }
+    fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, x_desc: &str, y_desc: &str, points: &[(f64, f64, String)]) -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let range = |v: Vec<f64>| {
+            let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            let pad = if hi > lo { 0.1 * (hi - lo) } else { 0.5 };
+            (lo - pad)..(hi + pad)
+        };
+        let (xr, yr) = (range(points.iter().map(|p| p.0).collect()), range(points.iter().map(|p| p.1).collect()));
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart =
+            ChartBuilder::on(root).caption(title, ("sans-serif", 20)).margin(16).x_label_area_size(40).y_label_area_size(56).build_cartesian_2d(xr, yr).map_err(|e| err(&e))?;
+        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).label_style(("sans-serif", 14)).draw().map_err(|e| err(&e))?;
+        let color = Palette99::pick(0).to_rgba();
+        chart.draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), color.stroke_width(2))).map_err(|e| err(&e))?;
+        chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 5, color.filled()))).map_err(|e| err(&e))?;
+        chart
+            .draw_series(points.iter().map(|p| Text::new(p.2.clone(), (p.0, p.1), ("sans-serif", 14).into_font().color(&BLACK))))
+            .map_err(|e| err(&e))?;
+        Ok(())
+    }
+    render_with(path, (800, 560), |root| draw(root, title, x_desc, y_desc, points), |root| draw(root, title, x_desc, y_desc, points))
+}
+
 /// Renders into a PNG or an SVG by the extension of `path`; `png`/`svg` draw on each backend.
 fn render_with(
     path: &Path,

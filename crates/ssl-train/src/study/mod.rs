@@ -11,12 +11,17 @@
 //!   Barlow Twins on the same data, mean-field-theory capacity of augmentation and class manifolds
 //!   per layer (see [`capacity`]).
 //! * `infomin` — what makes good views (InfoMin, Tian et al. 2020; seed 004): part `factors` (one
-//!   run per set of shared toy factors, linear readouts of every factor; see [`infomin`]).
+//!   run per set of shared toy factors, linear readouts of every factor; see [`infomin`]), part
+//!   `colour` (colour-space split views, an encoder per channel group; [`infomin_colour`]) and
+//!   part `sweetspot` (patches at growing distance, accuracy against I_NCE; [`infomin_sweetspot`]).
 
 pub mod capacity;
 pub mod collapse_projector;
 pub mod collapse_toy;
 pub mod infomin;
+pub mod infomin_colour;
+pub mod infomin_sweetspot;
+pub mod readout;
 pub mod toy;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +52,10 @@ pub enum Part {
     Layers,
     /// Views sharing chosen toy factors, every factor read out (infomin).
     Factors,
+    /// Colour-space split views, one encoder per channel group (infomin).
+    Colour,
+    /// Patches at growing distance: accuracy against I_NCE (infomin).
+    Sweetspot,
 }
 
 impl Study {
@@ -55,7 +64,7 @@ impl Study {
         match self {
             Study::Collapse => &[Part::Toy, Part::Projector],
             Study::Capacity => &[Part::Layers],
-            Study::Infomin => &[Part::Factors],
+            Study::Infomin => &[Part::Factors, Part::Colour, Part::Sweetspot],
         }
     }
 
@@ -116,6 +125,12 @@ pub fn check(study: Study, opts: &StudyOptions) -> Result<Part> {
     if part == Part::Factors {
         infomin::check(&factors_budget(opts))?;
     }
+    if part == Part::Colour {
+        infomin_colour::check(&colour_budget(opts))?;
+    }
+    if part == Part::Sweetspot {
+        infomin_sweetspot::check(&sweetspot_budget(opts))?;
+    }
     // A study's folder holds only what the study writes: never a user's files.
     ssl_io::check_output_folder(&opts.out, &[], |_| false)?;
     Ok(part)
@@ -136,6 +151,16 @@ fn factors_budget(opts: &StudyOptions) -> infomin::FactorsBudget {
     infomin::FactorsBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), ..d }
 }
 
+fn colour_budget(opts: &StudyOptions) -> infomin_colour::ColourBudget {
+    let d = infomin_colour::ColourBudget::default();
+    infomin_colour::ColourBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), ..d }
+}
+
+fn sweetspot_budget(opts: &StudyOptions) -> infomin_sweetspot::SweetspotBudget {
+    let d = infomin_sweetspot::SweetspotBudget::default();
+    infomin_sweetspot::SweetspotBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), ..d }
+}
+
 /// Runs a study's part; returns the `summary.md` text.
 pub fn run(study: Study, opts: &StudyOptions) -> Result<String> {
     let part = check(study, opts)?;
@@ -152,6 +177,12 @@ pub fn run(study: Study, opts: &StudyOptions) -> Result<String> {
         }
         (Study::Infomin, Part::Factors) => {
             infomin::run(&out, factors_budget(opts), opts.device, opts.threads)?;
+        }
+        (Study::Infomin, Part::Colour) => {
+            infomin_colour::run(&out, colour_budget(opts), opts.device, opts.threads)?;
+        }
+        (Study::Infomin, Part::Sweetspot) => {
+            infomin_sweetspot::run(&out, sweetspot_budget(opts), opts.device, opts.threads)?;
         }
         (study, part) => unreachable!("check() admits only a study's own parts, not {study:?} {part:?}"),
     }
