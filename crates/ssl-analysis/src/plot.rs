@@ -390,15 +390,18 @@ pub fn labelled_points_plot(path: impl AsRef<Path>, title: &str, x_desc: &str, y
         };
         let (xr, yr) = (range(points.iter().map(|p| p.0).collect()), range(points.iter().map(|p| p.1).collect()));
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let mut chart =
-            ChartBuilder::on(root).caption(title, ("sans-serif", 20)).margin(16).x_label_area_size(40).y_label_area_size(56).build_cartesian_2d(xr, yr).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(xr, yr)
+            .map_err(|e| err(&e))?;
         chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).label_style(("sans-serif", 14)).draw().map_err(|e| err(&e))?;
         let color = Palette99::pick(0).to_rgba();
         chart.draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), color.stroke_width(2))).map_err(|e| err(&e))?;
         chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 5, color.filled()))).map_err(|e| err(&e))?;
-        chart
-            .draw_series(points.iter().map(|p| Text::new(p.2.clone(), (p.0, p.1), ("sans-serif", 14).into_font().color(&BLACK))))
-            .map_err(|e| err(&e))?;
+        chart.draw_series(points.iter().map(|p| Text::new(p.2.clone(), (p.0, p.1), ("sans-serif", 14).into_font().color(&BLACK)))).map_err(|e| err(&e))?;
         Ok(())
     }
     render_with(path, (800, 560), |root| draw(root, title, x_desc, y_desc, points), |root| draw(root, title, x_desc, y_desc, points))
@@ -421,5 +424,25 @@ fn render_with(
         let root = BitMapBackend::new(path, size).into_drawing_area();
         png(&root).map_err(err)?;
         root.present().map_err(|e| err(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::labelled_points_plot;
+
+    #[test]
+    fn labelled_points_name_each_point_and_refuse_non_finite_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let svg = dir.path().join("p.svg");
+        let points = vec![(4.2, 0.70, "0 px".to_string()), (2.6, 0.72, "1 px".to_string()), (0.5, 0.69, "14 px".to_string())];
+        labelled_points_plot(&svg, "accuracy against I_NCE", "I_NCE", "accuracy", &points).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.contains("14 px") && text.contains("accuracy against I_NCE"), "labels and title are drawn");
+        labelled_points_plot(dir.path().join("p.png"), "t", "x", "y", &points).unwrap();
+        assert!(dir.path().join("p.png").metadata().unwrap().len() > 1000);
+        let bad = vec![(f64::NAN, 0.5, "x".to_string())];
+        assert!(labelled_points_plot(dir.path().join("q.svg"), "t", "x", "y", &bad).is_err());
+        assert!(labelled_points_plot(dir.path().join("q.svg"), "t", "x", "y", &[]).is_err());
     }
 }

@@ -176,17 +176,11 @@ pub fn verdicts(rows: &[ColourRow]) -> Vec<Verdict> {
                 "contradicted"
             }
             .into(),
-            evidence: format!(
-                "best linear accuracy {:.3} with {} {}; ranking {}",
-                best.linear,
-                best.space,
-                best.split,
-                {
-                    let mut r = trained.clone();
-                    r.sort_by(|a, b| b.linear.total_cmp(&a.linear));
-                    r.iter().map(|x| format!("{} {:.3}", x.space, x.linear)).collect::<Vec<_>>().join(" > ")
-                }
-            ),
+            evidence: format!("best linear accuracy {:.3} with {} {}; ranking {}", best.linear, best.space, best.split, {
+                let mut r = trained.clone();
+                r.sort_by(|a, b| b.linear.total_cmp(&a.linear));
+                r.iter().map(|x| format!("{} {:.3}", x.space, x.linear)).collect::<Vec<_>>().join(" > ")
+            }),
         });
     }
     out
@@ -209,7 +203,15 @@ pub fn markdown(s: &ColourSummary) -> String {
     for r in &s.colour {
         let name = if r.encoder == "init" { format!("{} (at initialisation)", r.space) } else { r.space.clone() };
         // A `|` inside a cell is escaped for Markdown tables.
-        t += &format!("| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |\n", r.split.replace('|', "\\|"), r.knn, r.linear, r.i_nce, r.ln_k, r.train_seconds);
+        t += &format!(
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |\n",
+            r.split.replace('|', "\\|"),
+            r.knn,
+            r.linear,
+            r.i_nce,
+            r.ln_k,
+            r.train_seconds
+        );
     }
     t += "\n";
     for v in &s.verdicts {

@@ -252,7 +252,13 @@ pub fn run(out: &StudyOutput, budget: SweetspotBudget, device: DeviceChoice, thr
         SweetspotSummary { budget, recipe: RECIPE.into(), verdicts: verdicts(&rows), sweetspot: rows, init, wall_seconds: started.elapsed().as_secs_f64() };
     let points: Vec<(f64, f64, String)> = summary.sweetspot.iter().map(|r| (r.i_nce, r.linear, format!(" {} px", r.distance))).collect();
     figure(out.dir(), "sweetspot", |p| {
-        labelled_points_plot(p, "linear accuracy against I_NCE, patches at growing distance (InfoMin §3.2)", "I_NCE = ln K - L (nats)", "linear accuracy", &points)
+        labelled_points_plot(
+            p,
+            "linear accuracy against I_NCE, patches at growing distance (InfoMin §3.2)",
+            "I_NCE = ln K - L (nats)",
+            "linear accuracy",
+            &points,
+        )
     })?;
     out.write_summary(&summary, &markdown(&summary))?;
     Ok(summary)
