@@ -11,7 +11,9 @@
 //! made the class linearly readable from any encoder, even at initialisation).
 //!
 //! [`ToyDataset::pair`] renders two views that share exactly the chosen factors (the others are
-//! redrawn), the experiment that shows what shared information a contrastive view pair teaches.
+//! redrawn), the experiment that shows what shared information a contrastive view pair teaches;
+//! [`ToyDataset::sequence`] makes the paper's own setting, v1 a sequence of past frames and v2 a
+//! frame at the sample's time.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -39,6 +41,29 @@ pub struct Factors {
     pub background: u32,
     /// Seed of the background's phase and noise.
     pub background_seed: u64,
+    /// The motion the position comes from (earlier frames of the sample replay it).
+    pub motion: Motion,
+}
+
+/// Constant-velocity bouncing motion: the object's corner is `bounce(start, velocity, time)` per
+/// axis (y, x).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Motion {
+    /// Corner at time 0.
+    pub start: (i64, i64),
+    /// Pixels per time step.
+    pub velocity: (i64, i64),
+    /// The sample's time step.
+    pub time: i64,
+}
+
+impl Motion {
+    /// The corner `dt` steps before the sample's time.
+    pub fn position_before(&self, dt: i64) -> (usize, usize) {
+        let max = (CANVAS - 28) as i64;
+        let t = self.time - dt;
+        (bounce(self.start.0, self.velocity.0, t, max), bounce(self.start.1, self.velocity.1, t, max))
+    }
 }
 
 /// Which factors two views share.
@@ -132,6 +157,7 @@ impl ToyDataset {
         let (sy, sx) = (rng.random_range(0..=max), rng.random_range(0..=max));
         let (vy, vx) = (rng.random_range(-3..=3i64), rng.random_range(-3..=3i64));
         let t = rng.random_range(0..20i64);
+        let motion = Motion { start: (sy, sx), velocity: (vy, vx), time: t };
         let background = match &self.backgrounds {
             Some(b) => b.label(rng.random_range(0..b.len())).unwrap_or(0),
             None => rng.random_range(0..BACKGROUND_CLASSES),
@@ -142,6 +168,7 @@ impl ToyDataset {
             position: (bounce(sy, vy, t, max), bounce(sx, vx, t, max)),
             background,
             background_seed: rng.random(),
+            motion,
         }
     }
 
@@ -174,8 +201,47 @@ impl ToyDataset {
                 }
             }
         }
-        let obj = self.objects.image(f.object).data;
-        let (py, px) = f.position;
+        self.paste_object(&mut canvas, f.object, f.position);
+        canvas.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect()
+    }
+
+    /// The `frames` frames before sample `i`'s (oldest first): the same object and background,
+    /// the object where its motion put it 1..=frames steps earlier (HWC RGB bytes each).
+    pub fn past_frames(&self, i: usize, frames: usize) -> Vec<Vec<u8>> {
+        let f = self.factors[i];
+        (1..=frames as i64).rev().map(|dt| self.render(&Factors { position: f.motion.position_before(dt), ..f })).collect()
+    }
+
+    /// InfoMin §3.1's view pair of sample `i` in one image: its `frames` past frames (v1, oldest
+    /// first) and the rendering of `later` (v2, a frame at the sample's time), stacked along the
+    /// channels — HWC bytes with `3·(frames + 1)` channels.
+    pub fn sequence(&self, i: usize, frames: usize, later: &Factors) -> Vec<u8> {
+        let mut parts = self.past_frames(i, frames);
+        parts.push(self.render(later));
+        let c = 3 * parts.len();
+        let mut out = vec![0u8; CANVAS * CANVAS * c];
+        for (k, part) in parts.iter().enumerate() {
+            for (p, rgb) in part.chunks_exact(3).enumerate() {
+                out[p * c + 3 * k..p * c + 3 * k + 3].copy_from_slice(rgb);
+            }
+        }
+        out
+    }
+
+    /// Every sample as [`ToyDataset::sequence`] with its own frame as the later one (label =
+    /// object class): what an encoder of sequences is evaluated on.
+    pub fn sequences(&self, frames: usize) -> Result<InMemoryDataset, DataError> {
+        let mut pixels = Vec::with_capacity(self.factors.len() * CANVAS * CANVAS * 3 * (frames + 1));
+        for (i, f) in self.factors.iter().enumerate() {
+            pixels.extend(self.sequence(i, frames, f));
+        }
+        let labels = self.factors.iter().map(|f| f.object_class).collect();
+        InMemoryDataset::new(Shape { channels: 3 * (frames + 1), height: CANVAS, width: CANVAS }, pixels, Some(labels))
+    }
+
+    fn paste_object(&self, canvas: &mut [f32], object: usize, position: (usize, usize)) {
+        let obj = self.objects.image(object).data;
+        let (py, px) = position;
         for y in 0..28 {
             for x in 0..28 {
                 let a = f32::from(obj[y * 28 + x]) / 255.0;
@@ -185,7 +251,6 @@ impl ToyDataset {
                 }
             }
         }
-        canvas.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect()
     }
 
     /// The rendered samples (label = object class), for training.
@@ -279,15 +344,32 @@ impl Shared {
 /// The toy dataset as a training set whose views share exactly `share` (InMemory's images and
 /// labels, the object class): view 0 of sample `i` is the sample; every further view is a
 /// [`ToyDataset::partner`] rendered afresh each epoch (the draw is keyed by the epoch and view).
+///
+/// With `frames` (InfoMin's setting, [`ToyPairs::with_frames`]) a sample is one image holding both
+/// views: its `frames` past frames (v1) and the partner frame (v2) stacked along the channels
+/// ([`ToyDataset::sequence`]); a channel-split encoder takes the two apart.
 pub struct ToyPairs {
     toy: std::sync::Arc<ToyDataset>,
     share: Shared,
+    /// `(frames, the sequences with each sample's own frame as v2)`.
+    frames: Option<(usize, InMemoryDataset)>,
 }
 
 impl ToyPairs {
     /// Pairs over `toy` sharing `share`.
     pub fn new(toy: std::sync::Arc<ToyDataset>, share: Shared) -> Self {
-        ToyPairs { toy, share }
+        ToyPairs { toy, share, frames: None }
+    }
+
+    /// Pairs whose v1 is the sample's `frames` past frames and v2 a partner frame sharing
+    /// `share` with the sample's own (redrawn each epoch), stacked in one image of
+    /// `3·(frames + 1)` channels.
+    pub fn with_frames(toy: std::sync::Arc<ToyDataset>, share: Shared, frames: usize) -> Result<Self, DataError> {
+        if frames == 0 {
+            return Err(DataError::param("frames", "0: expected at least one past frame"));
+        }
+        let stacked = toy.sequences(frames)?;
+        Ok(ToyPairs { toy, share, frames: Some((frames, stacked)) })
     }
 
     /// The factors of view `view` of sample `index` in the epoch keyed `epoch_key` (what
@@ -301,15 +383,21 @@ impl ToyPairs {
     }
 }
 
+impl ToyPairs {
+    fn images(&self) -> &InMemoryDataset {
+        self.frames.as_ref().map_or(self.toy.images(), |(_, stacked)| stacked)
+    }
+}
+
 impl Dataset for ToyPairs {
     fn len(&self) -> usize {
         self.toy.images().len()
     }
     fn shape(&self) -> Shape {
-        self.toy.images().shape()
+        self.images().shape()
     }
     fn image(&self, index: usize) -> crate::image::ImageRef<'_> {
-        self.toy.images().image(index)
+        self.images().image(index)
     }
     fn label(&self, index: usize) -> Option<u32> {
         self.toy.images().label(index)
@@ -318,6 +406,17 @@ impl Dataset for ToyPairs {
         self.toy.images().num_classes()
     }
     fn view_source(&self, index: usize, view: usize, epoch_key: u64) -> ViewSource<'_> {
+        if let Some((frames, stacked)) = &self.frames {
+            // One image holds both views: v1's past frames (kept from `stacked`), then v2 (the
+            // partner of view 1, rendered for this epoch) in place of the sample's own frame.
+            let later = self.toy.render(&self.view_factors(index, 1, epoch_key));
+            let mut data = stacked.image(index).data.to_vec();
+            let c = 3 * (frames + 1);
+            for (p, rgb) in later.chunks_exact(3).enumerate() {
+                data[p * c + 3 * frames..p * c + c].copy_from_slice(rgb);
+            }
+            return ViewSource::Owned(self.shape(), data);
+        }
         if view == 0 {
             return ViewSource::Borrowed(self.image(index));
         }

@@ -74,3 +74,44 @@ fn bad_inputs() {
     let bg = InMemoryDataset::new(Shape { channels: 3, height: 64, width: 64 }, vec![0; 3 * 4096], Some(vec![12])).unwrap();
     assert!(ToyDataset::new(objects(), Some(bg), 5, 0).is_err());
 }
+
+#[test]
+fn past_frames_replay_the_motion_and_stack_with_the_later_view() {
+    use ssl_data::toy::{Factors, ToyPairs};
+    let ds = std::sync::Arc::new(ToyDataset::new(objects(), None, 30, 4).unwrap());
+    // A sample that moves: its past frames put the object where the motion was earlier.
+    let i = (0..30).find(|&i| ds.factors(i).motion.velocity != (0, 0)).unwrap();
+    let f = ds.factors(i);
+    assert_eq!(f.motion.position_before(0), f.position);
+    let frames = ds.past_frames(i, 3);
+    assert_eq!(frames.len(), 3);
+    for (k, frame) in frames.iter().enumerate() {
+        let dt = 3 - k as i64; // oldest first
+        assert_eq!(frame, &ds.render(&Factors { position: f.motion.position_before(dt), ..f }), "frame t - {dt}");
+    }
+    assert_ne!(frames[2], ds.render(&f), "the object moved since the last past frame");
+    // The stacked image: channels 3k..3k+3 of every pixel are frame k, the last three the later view.
+    let later = ds.partner(i, Shared { object: true, ..Default::default() }, 9);
+    let seq = ds.sequence(i, 3, &later);
+    let c = 12;
+    let later_px = ds.render(&later);
+    for p in [0, 777, CANVAS * CANVAS - 1] {
+        assert_eq!(seq[p * c..p * c + 3], frames[0][p * 3..p * 3 + 3]);
+        assert_eq!(seq[p * c + 6..p * c + 9], frames[2][p * 3..p * 3 + 3]);
+        assert_eq!(seq[p * c + 9..p * c + 12], later_px[p * 3..p * 3 + 3]);
+    }
+    // As a training set: one image per sample of 12 channels; each epoch's v2 shares exactly the
+    // chosen factors with the sample's own frame, v1 stays its past frames.
+    let share = Shared { background: true, ..Default::default() };
+    let pairs = ToyPairs::with_frames(ds.clone(), share, 3).unwrap();
+    assert_eq!(pairs.shape(), Shape { channels: 12, height: CANVAS, width: CANVAS });
+    assert_eq!(pairs.image(i).data, &ds.sequence(i, 3, &f)[..], "evaluation sees the sample's own frame as v2");
+    for key in [1u64, 2] {
+        let src = pairs.view_source(i, 0, key);
+        let img = src.image();
+        let v2 = pairs.view_factors(i, 1, key);
+        assert!(v2.background == f.background && v2.object_class != f.object_class && v2.position != f.position);
+        assert_eq!(img.data, &ds.sequence(i, 3, &v2)[..]);
+    }
+    assert!(ToyPairs::with_frames(ds, share, 0).is_err());
+}

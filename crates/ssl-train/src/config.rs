@@ -193,8 +193,30 @@ impl RunConfig {
                 format!("model.split has {} channel groups, one per view: set views.count = {} (it is {})", split.views(), split.views(), self.views.count),
             ));
             note(expect(
-                self.views.shared.is_none(),
-                "model.split and views.shared: a split's views are cuts of one drawn image, so they cannot also be the toy's factor-sharing renderings; use one of them".into(),
+                self.views.shared.is_none() || self.views.frames.is_some(),
+                "model.split and views.shared: a split's views are cuts of one drawn image, so they cannot also be the toy's factor-sharing renderings — unless views.frames stacks both in one image".into(),
+            ));
+        }
+        if let Some(frames) = self.views.frames {
+            note(expect(frames >= 1, "views.frames = 0: expected at least one past frame (or remove the key)".into()));
+            note(expect(
+                self.views.shared.is_some() && self.model.split.is_some(),
+                format!(
+                    "views.frames = {frames}: past frames are v1 of the toy's factor-sharing pairs (set views.shared) and need an encoder per view (set model.split, e.g. groups = [[0..{}], [{}, {}, {}]])",
+                    3 * frames,
+                    3 * frames,
+                    3 * frames + 1,
+                    3 * frames + 2
+                ),
+            ));
+            note(expect(
+                self.model.in_channels == 3 * (frames as i64 + 1),
+                format!(
+                    "views.frames = {frames} makes images of {} channels ({frames} past frames and the later one, RGB each); set model.in_channels = {} (it is {})",
+                    3 * (frames + 1),
+                    3 * (frames + 1),
+                    self.model.in_channels
+                ),
             ));
         }
         if let Some(shared) = &self.views.shared {

@@ -97,7 +97,7 @@ pub fn load_split(cfg: &RunConfig, split: Split, limit: usize) -> Result<InMemor
             let (x, y) = (root.join(format!("{}_images.npy", split.name())), root.join(format!("{}_labels.npy", split.name())));
             ssl_data::npy::npy_images_labels(&x, &y)?
         }
-        DatasetKind::Toy => load_toy(cfg, split, limit)?.images().clone(),
+        DatasetKind::Toy => toy_images(cfg, &load_toy(cfg, split, limit)?)?,
     };
     if ds.is_empty() {
         bail!("the {} split of {} in {} holds no images", split.name(), cfg.data.dataset, root.display());
@@ -115,6 +115,15 @@ pub fn toy_factor_matrix(toy: &ToyDataset, rows: usize, sample: impl Fn(usize) -
     ndarray::Array2::from_shape_fn((rows, 4), |(r, c)| {
         let f = toy.factors(sample(r));
         [f.object_class as f32, f.background as f32, f.position.1 as f32, f.position.0 as f32][c]
+    })
+}
+
+/// The images a run reads from a toy dataset: its renderings, or with `views.frames` each
+/// sample's past frames and its own frame stacked along the channels.
+pub fn toy_images(cfg: &RunConfig, toy: &ToyDataset) -> Result<InMemoryDataset> {
+    Ok(match cfg.views.frames {
+        Some(frames) => toy.sequences(frames)?,
+        None => toy.images().clone(),
     })
 }
 

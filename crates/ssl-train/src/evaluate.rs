@@ -62,8 +62,9 @@ pub const FACTOR_PROBE_LAMBDA: f64 = 1.0;
 /// of `cfg`, the embedding counted on `progress` as the stage it names.
 pub fn toy_factor_probes(cfg: &Config, net: &Network, progress: (&Progress, &str)) -> Result<ssl_analysis::factors::FactorProbes> {
     let toy = crate::dataset::load_toy(cfg, ssl_data::Split::Test, cfg.data.test_limit)?;
-    let n = toy.images().len();
-    let x = embed_shown(&net.backbone, toy.images(), cfg.views.eval_view(), cfg.eval.batch_size, net.vs.device(), progress)?;
+    let images = crate::dataset::toy_images(cfg, &toy)?;
+    let n = images.len();
+    let x = embed_shown(&net.backbone, &images, cfg.views.eval_view(), cfg.eval.batch_size, net.vs.device(), progress)?;
     let table = ssl_analysis::factors::FactorTable::from_matrix(crate::dataset::toy_factor_matrix(&toy, n, |r| r).view())?;
     progress.0.stage("factors: ridge probes", 0);
     Ok(ssl_analysis::factors::factor_probes(x.view(), &table, FACTOR_PROBE_LAMBDA)?)

@@ -15,6 +15,7 @@ pub const RECIPES: &[(&str, &str)] = &[
     ("margin-fmnist", include_str!("../recipes/margin-fmnist.toml")),
     ("vicreg-fmnist", include_str!("../recipes/vicreg-fmnist.toml")),
     ("infomin-toy", include_str!("../recipes/infomin-toy.toml")),
+    ("infomin-toy-frames", include_str!("../recipes/infomin-toy-frames.toml")),
     ("cmc-toy", include_str!("../recipes/cmc-toy.toml")),
     ("infomin-patches-fmnist", include_str!("../recipes/infomin-patches-fmnist.toml")),
     ("barlow-cifar10", include_str!("../recipes/barlow-cifar10.toml")),

@@ -42,6 +42,13 @@ pub struct ViewsConfig {
     /// each further view a fresh rendering per epoch; the training pipelines apply on top.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared: Option<Vec<ToyFactor>>,
+    /// Toy dataset with `shared` and a `model.split`, InfoMin's own setting: v1 is the sample's
+    /// `frames` past frames and v2 the frame sharing `shared` with the sample's, one image of
+    /// `3·(frames + 1)` channels (`model.in_channels`) split by the encoder (e.g. frames = 3:
+    /// `groups = [[0, …, 8], [9, 10, 11]]`). Evaluation reads each sample's past frames and its
+    /// own frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<usize>,
 }
 
 impl ViewsConfig {

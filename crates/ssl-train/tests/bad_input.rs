@@ -133,6 +133,9 @@ fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
         (set("views.count=1"), "views.count"),
         // Channel-split views (the tiny run is grey: one channel).
         (set("model.split={ groups = [[0], []] }"), "model.split.groups"),
+        (set("views.frames=3"), "set views.shared"),
+        (set("views.frames=3"), "set model.in_channels = 12"),
+        (set("views.frames=0"), "views.frames = 0"),
         (set("model.split={ groups = [[0]] }"), "at least two channel groups"),
         (set("model.split={ groups = [[0], [1]] }"), "below model.in_channels"),
         (set("model.split={ groups = [[0], [0]], unknown = 1 }"), "unknown"),

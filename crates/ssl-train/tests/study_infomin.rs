@@ -13,7 +13,7 @@ fn the_factors_part_writes_its_table_figure_and_every_documented_key() {
     let (tmp, data) = common::toy_data(200, 60);
     let out = tmp.path().join("infomin");
     let study = StudyOutput::create(&out, false).unwrap();
-    let budget = FactorsBudget { epochs: 1, train_limit: 128, test_limit: 60, data_root: Some(data) };
+    let budget = FactorsBudget { epochs: 1, train_limit: 128, test_limit: 60, data_root: Some(data), past_frames: false };
     run(&study, budget, ssl_models::DeviceChoice::Cpu, None).unwrap();
     let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let rows = s["factors"].as_array().unwrap();

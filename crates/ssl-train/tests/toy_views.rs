@@ -181,3 +181,26 @@ fn the_views_grid_shows_the_factor_sharing_partners() {
     // View 0 is the sample itself: its cell equals the original's (column 0).
     assert_eq!(block(0), block(1));
 }
+
+#[test]
+fn past_frames_reach_the_trainer_as_one_image_split_into_the_two_views() {
+    use ssl_train::network::{Backbone, Network};
+    let (_tmp, data) = common::toy_data(60, 20);
+    let cfg = ssl_train::config::Config::load(
+        &ssl_train::config::Source::Recipe("infomin-toy-frames".into()),
+        &[format!("data.root=\"{}\"", data.display()), "data.train_limit=48".into(), "data.test_limit=16".into()],
+    )
+    .unwrap();
+    let (images, source) = ssl_train::trainer::training_data(&cfg).unwrap();
+    assert_eq!(images.shape().channels, 12);
+    let lc = LoaderConfig { batch_size: 16, views: cfg.model.draws_per_image(cfg.views.count), seed: cfg.seed, ..Default::default() };
+    let batch = Loader::new(source, cfg.views.train_view(), lc).unwrap().epoch(0).next().unwrap().unwrap();
+    assert_eq!(batch.dims(), [1, 16, 12, 32, 32]);
+    let x = tch::Tensor::from_slice(&batch.data).view([16, 12, 32, 32]);
+    let net = Network::of_run(&cfg, tch::Device::Cpu);
+    let Backbone::Split(split) = &net.backbone else { panic!("infomin-toy-frames has model.split") };
+    assert_eq!((split.group(&x, 0).size()[1], split.group(&x, 1).size()[1]), (9, 3), "f1 reads the 3 past frames, f2 the later frame");
+    // The factor probes read the test samples' sequences with their own frame.
+    let probes = ssl_train::evaluate::toy_factor_probes(&cfg, &net, (&ssl_io::progress::Progress::hidden(), "factors")).unwrap();
+    assert!(probes.object_accuracy.is_finite());
+}

@@ -30,8 +30,11 @@ use crate::run::load_network;
 use crate::trainer::{train, RunOptions};
 use ssl_io::progress::Progress;
 
-/// The recipe every run starts from.
+/// The recipe every run starts from (v1 one frame).
 pub const RECIPE: &str = "infomin-toy";
+
+/// The recipe of the `frames` part: v1 the sample's 3 past frames, an encoder per view.
+pub const RECIPE_FRAMES: &str = "infomin-toy-frames";
 
 /// The shared sets, in the table's order: each single factor, each pair, all three.
 pub const SHARED_SETS: [&[ToyFactor]; 7] = [
@@ -59,11 +62,25 @@ pub struct FactorsBudget {
     /// Where the Fashion-MNIST objects come from (`None`: the recipe's `data/fashion-mnist`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_root: Option<std::path::PathBuf>,
+    /// v1 is a sequence of past frames ([`RECIPE_FRAMES`], the `frames` part) instead of one frame.
+    #[serde(default)]
+    pub past_frames: bool,
 }
 
 impl Default for FactorsBudget {
     fn default() -> Self {
-        FactorsBudget { epochs: 5, train_limit: 10_000, test_limit: 2_000, data_root: None }
+        FactorsBudget { epochs: 5, train_limit: 10_000, test_limit: 2_000, data_root: None, past_frames: false }
+    }
+}
+
+impl FactorsBudget {
+    /// The recipe the runs start from.
+    pub fn recipe(&self) -> &'static str {
+        if self.past_frames {
+            RECIPE_FRAMES
+        } else {
+            RECIPE
+        }
     }
 }
 
@@ -138,7 +155,16 @@ pub fn run_config(shared: &[ToyFactor], budget: &FactorsBudget) -> Result<Config
     if let Some(root) = &budget.data_root {
         sets.push(format!("data.root=\"{}\"", root.display()));
     }
-    Config::load(&Source::Recipe(RECIPE.into()), &sets)
+    Config::load(&Source::Recipe(budget.recipe().into()), &sets)
+}
+
+/// The part's name on the command line.
+fn part(budget: &FactorsBudget) -> &'static str {
+    if budget.past_frames {
+        "frames"
+    } else {
+        "factors"
+    }
 }
 
 /// Checks every run's config (before any training).
@@ -305,9 +331,10 @@ pub fn verdicts(rows: &[FactorRow]) -> Vec<Verdict> {
 /// The table as Markdown, chance levels and the paper's qualitative Table 2 beside it.
 pub fn markdown(s: &FactorsSummary) -> String {
     let mut t = format!(
-        "# InfoMin §3.1: what shared factors teach (`cargo xtask study infomin --part factors`)\n\n\
+        "# InfoMin §3.1: what shared factors teach (`cargo xtask study infomin --part {}`)\n\n\
          Recipe `{}`: {} epochs on {} toy samples per run; probes on {} test samples (ridge, λ = {PROBE_LAMBDA}, every fifth row held out). Wall time {:.0} s.\n\n\
          | shared factors | object accuracy | background accuracy | position R² | position error (px) | final loss |\n|---|---|---|---|---|---|\n",
+        if s.budget.past_frames { "frames" } else { "factors" },
         s.recipe,
         s.budget.epochs,
         s.budget.train_limit,
@@ -344,13 +371,19 @@ pub fn run(out: &StudyOutput, budget: FactorsBudget, device: DeviceChoice, threa
     for shared in SHARED_SETS {
         let cfg = run_config(shared, &budget)?;
         let name = shared.iter().map(|f| format!("{f:?}").to_lowercase()).collect::<Vec<_>>().join("-");
-        out.progress(&format!("infomin factors: training with shared {} ({} epochs on {} samples)", names(shared), budget.epochs, budget.train_limit));
+        out.progress(&format!(
+            "infomin {}: training with shared {} ({} epochs on {} samples)",
+            part(&budget),
+            names(shared),
+            budget.epochs,
+            budget.train_limit
+        ));
         let opts = RunOptions {
             device,
             threads,
             runs_root: out.dir().join("runs"),
             name: Some(name.clone()),
-            command: format!("ssl-train study infomin --part factors (shared {})", names(shared)),
+            command: format!("ssl-train study infomin --part {} (shared {})", part(&budget), names(shared)),
             skip_eval: true,
             ..Default::default()
         };
@@ -368,8 +401,8 @@ pub fn run(out: &StudyOutput, budget: FactorsBudget, device: DeviceChoice, threa
     rows.push(row(&[], "init", probe(&cfg, &init)?, f64::NAN, 0.0));
 
     let chance = rows[0].probes.chance.clone();
-    let summary =
-        FactorsSummary { budget, recipe: RECIPE.into(), verdicts: verdicts(&rows), factors: rows, chance, wall_seconds: started.elapsed().as_secs_f64() };
+    let recipe = budget.recipe().into();
+    let summary = FactorsSummary { budget, recipe, verdicts: verdicts(&rows), factors: rows, chance, wall_seconds: started.elapsed().as_secs_f64() };
     // Grouped bars: each factor's readout per shared set.
     let labels: Vec<String> = summary.factors.iter().map(|r| if r.shared.is_empty() { "init".into() } else { names(&r.shared) }).collect();
     let series: Vec<(&str, Vec<f64>)> = vec![

@@ -12,6 +12,7 @@
 //!   per layer (see [`capacity`]).
 //! * `infomin` — what makes good views (InfoMin, Tian et al. 2020; seed 004): part `factors` (one
 //!   run per set of shared toy factors, linear readouts of every factor; see [`infomin`]), part
+//!   `frames` (the same with v1 a sequence of past frames, the paper's setting), part
 //!   `colour` (colour-space split views, an encoder per channel group; [`infomin_colour`]) and
 //!   part `sweetspot` (patches at growing distance, accuracy against I_NCE; [`infomin_sweetspot`]).
 
@@ -52,6 +53,8 @@ pub enum Part {
     Layers,
     /// Views sharing chosen toy factors, every factor read out (infomin).
     Factors,
+    /// The factors part with v1 a sequence of 3 past frames, an encoder per view (infomin).
+    Frames,
     /// Colour-space split views, one encoder per channel group (infomin).
     Colour,
     /// Patches at growing distance: accuracy against I_NCE (infomin).
@@ -64,7 +67,7 @@ impl Study {
         match self {
             Study::Collapse => &[Part::Toy, Part::Projector],
             Study::Capacity => &[Part::Layers],
-            Study::Infomin => &[Part::Factors, Part::Colour, Part::Sweetspot],
+            Study::Infomin => &[Part::Factors, Part::Frames, Part::Colour, Part::Sweetspot],
         }
     }
 
@@ -122,8 +125,8 @@ pub fn check(study: Study, opts: &StudyOptions) -> Result<Part> {
     if part == Part::Layers {
         capacity::check(&capacity_budget(opts))?;
     }
-    if part == Part::Factors {
-        infomin::check(&factors_budget(opts))?;
+    if part == Part::Factors || part == Part::Frames {
+        infomin::check(&factors_budget(opts, part == Part::Frames))?;
     }
     if part == Part::Colour {
         infomin_colour::check(&colour_budget(opts))?;
@@ -146,9 +149,9 @@ fn capacity_budget(opts: &StudyOptions) -> capacity::CapacityBudget {
     capacity::CapacityBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit) }
 }
 
-fn factors_budget(opts: &StudyOptions) -> infomin::FactorsBudget {
+fn factors_budget(opts: &StudyOptions, past_frames: bool) -> infomin::FactorsBudget {
     let d = infomin::FactorsBudget::default();
-    infomin::FactorsBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), ..d }
+    infomin::FactorsBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), past_frames, ..d }
 }
 
 fn colour_budget(opts: &StudyOptions) -> infomin_colour::ColourBudget {
@@ -175,8 +178,8 @@ pub fn run(study: Study, opts: &StudyOptions) -> Result<String> {
         (Study::Capacity, Part::Layers) => {
             capacity::run(&out, capacity_budget(opts), opts.device, opts.threads)?;
         }
-        (Study::Infomin, Part::Factors) => {
-            infomin::run(&out, factors_budget(opts), opts.device, opts.threads)?;
+        (Study::Infomin, part @ (Part::Factors | Part::Frames)) => {
+            infomin::run(&out, factors_budget(opts, part == Part::Frames), opts.device, opts.threads)?;
         }
         (Study::Infomin, Part::Colour) => {
             infomin_colour::run(&out, colour_budget(opts), opts.device, opts.threads)?;
