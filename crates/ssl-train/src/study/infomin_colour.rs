@@ -20,12 +20,10 @@ use ssl_data::colorspace::ColorSpace;
 use ssl_models::{pick_device, DeviceChoice};
 
 use super::infomin::Verdict;
-use super::readout::{final_i_nce, readout, Readout};
+use super::readout::{readout, train_and_read, Readout, ViewStudyBudget};
 use super::{figure, StudyOutput};
 use crate::config::{Config, Source};
 use crate::network::Network;
-use crate::run::load_network;
-use crate::trainer::{train, RunOptions};
 
 /// The recipe every run starts from.
 pub const RECIPE: &str = "cmc-toy";
@@ -41,26 +39,9 @@ pub const SPLITS: [(ColorSpace, &str); 6] = [
     (ColorSpace::Hsv, "H | SV"),
 ];
 
-/// The budget shared by every run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ColourBudget {
-    /// Training epochs.
-    pub epochs: usize,
-    /// Training samples of the toy.
-    pub train_limit: usize,
-    /// Training images in the readout's kNN bank and probe.
-    pub bank: usize,
-    /// Test images read out.
-    pub queries: usize,
-    /// Where the Fashion-MNIST objects come from (`None`: the recipe's `data/fashion-mnist`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_root: Option<std::path::PathBuf>,
-}
-
-impl Default for ColourBudget {
-    fn default() -> Self {
-        ColourBudget { epochs: 4, train_limit: 10_000, bank: 5_000, queries: 2_000, data_root: None }
-    }
+/// The budget every run shares (default: 4 epochs on 10,000 toy samples, readout 5,000 → 2,000).
+pub fn default_budget() -> ViewStudyBudget {
+    ViewStudyBudget { epochs: 4, train_limit: 10_000, bank: 5_000, queries: 2_000, data_root: None }
 }
 
 /// One row: a colour space's split (or the encoder at initialisation) and its readouts.
@@ -90,7 +71,7 @@ pub struct ColourRow {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ColourSummary {
     /// The budget.
-    pub budget: ColourBudget,
+    pub budget: ViewStudyBudget,
     /// The recipe.
     pub recipe: String,
     /// `{space, split, knn, linear, i_nce, …}` per run, then the encoder at initialisation.
@@ -102,7 +83,7 @@ pub struct ColourSummary {
 }
 
 /// The checked config of the run on `space`, its first channel split from the other two.
-pub fn run_config(space: ColorSpace, budget: &ColourBudget) -> Result<Config> {
+pub fn run_config(space: ColorSpace, budget: &ViewStudyBudget) -> Result<Config> {
     let (mean, std) = space.unit_normalization();
     let convert = format!(
         "{{ op = \"color_space\", space = \"{}\" }}, {{ op = \"normalize\", mean = {:?}, std = {:?} }}",
@@ -116,18 +97,13 @@ pub fn run_config(space: ColorSpace, budget: &ColourBudget) -> Result<Config> {
         ),
         format!("views.eval={{ ops = [{convert}] }}"),
         "model.split={ groups = [[0], [1, 2]] }".into(),
-        format!("training.epochs={}", budget.epochs),
-        format!("data.train_limit={}", budget.train_limit),
-        format!("data.test_limit={}", budget.queries),
     ];
-    if let Some(root) = &budget.data_root {
-        sets.push(format!("data.root=\"{}\"", root.display()));
-    }
+    sets.extend(budget.overrides());
     Config::load(&Source::Recipe(RECIPE.into()), &sets)
 }
 
 /// Checks every run's config (before any training).
-pub fn check(budget: &ColourBudget) -> Result<()> {
+pub fn check(budget: &ViewStudyBudget) -> Result<()> {
     for (space, label) in SPLITS {
         run_config(space, budget).with_context(|| format!("infomin colour study, {} {label}", space.name()))?;
     }
@@ -222,38 +198,25 @@ pub fn markdown(s: &ColourSummary) -> String {
 
 /// Trains one run per split, reads each out, writes `summary.json`, `summary.md` and
 /// `colour.{svg,png}`.
-pub fn run(out: &StudyOutput, budget: ColourBudget, device: DeviceChoice, threads: Option<usize>) -> Result<ColourSummary> {
+pub fn run(out: &StudyOutput, budget: ViewStudyBudget, device: DeviceChoice, threads: Option<usize>) -> Result<ColourSummary> {
     let started = Instant::now();
     check(&budget)?;
     let mut rows = Vec::new();
     for (space, label) in SPLITS {
         let cfg = run_config(space, &budget)?;
         out.progress(&format!("infomin colour: training {} {label} ({} epochs on {} samples)", space.name(), budget.epochs, budget.train_limit));
-        let opts = RunOptions {
-            device,
-            threads,
-            runs_root: out.dir().join("runs"),
-            name: Some(space.name().into()),
-            command: format!("ssl-train study infomin --part colour ({} {label})", space.name()),
-            skip_eval: true,
-            ..Default::default()
-        };
-        let t = Instant::now();
-        let trained = train(&cfg, &opts)?;
-        let seconds = t.elapsed().as_secs_f64();
-        out.progress(&format!("infomin colour: reading out {}", space.name()));
-        let (cfg, net) = load_network(&trained.dir, device)?;
-        let r = readout(&cfg, &net, budget.bank, budget.queries)?;
+        let command = format!("ssl-train study infomin --part colour ({} {label})", space.name());
+        let run = train_and_read(out, &cfg, space.name(), command, &budget, (device, threads))?;
         rows.push(ColourRow {
             space: space.name().into(),
             split: label.into(),
             encoder: "trained".into(),
-            knn: r.knn,
-            linear: r.linear,
-            i_nce: final_i_nce(&trained.dir)?,
-            ln_k: ((2 * cfg.training.batch_size - 1) as f64).ln(),
-            train_seconds: seconds,
-            readout: r,
+            knn: run.readout.knn,
+            linear: run.readout.linear,
+            i_nce: run.i_nce,
+            ln_k: run.ln_k,
+            train_seconds: run.train_seconds,
+            readout: run.readout,
         });
     }
     out.progress("infomin colour: reading out the encoders at initialisation (Lab)");

@@ -17,12 +17,10 @@ use ssl_analysis::plot::labelled_points_plot;
 use ssl_models::{pick_device, DeviceChoice};
 
 use super::infomin::Verdict;
-use super::readout::{final_i_nce, readout, Readout};
+use super::readout::{readout, train_and_read, Readout, ViewStudyBudget};
 use super::{figure, StudyOutput};
 use crate::config::{Config, Source};
 use crate::network::Network;
-use crate::run::load_network;
-use crate::trainer::{train, RunOptions};
 
 /// The recipe every run starts from.
 pub const RECIPE: &str = "infomin-patches-fmnist";
@@ -34,26 +32,9 @@ pub const PATCH: usize = 14;
 /// patches that touch at most along an edge.
 pub const DISTANCES: [f32; 7] = [0.0, 1.0, 3.0, 5.0, 7.0, 10.0, 14.0];
 
-/// The budget shared by every run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SweetspotBudget {
-    /// Training epochs.
-    pub epochs: usize,
-    /// Training images (0: all 60,000).
-    pub train_limit: usize,
-    /// Training images in the readout's kNN bank and probe.
-    pub bank: usize,
-    /// Test images read out.
-    pub queries: usize,
-    /// Where Fashion-MNIST lives (`None`: the recipe's `data/fashion-mnist`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_root: Option<std::path::PathBuf>,
-}
-
-impl Default for SweetspotBudget {
-    fn default() -> Self {
-        SweetspotBudget { epochs: 1, train_limit: 0, bank: 10_000, queries: 5_000, data_root: None }
-    }
+/// The budget every run shares (default: 1 epoch on all 60,000 images, readout 10,000 → 5,000).
+pub fn default_budget() -> ViewStudyBudget {
+    ViewStudyBudget { epochs: 1, train_limit: 0, bank: 10_000, queries: 5_000, data_root: None }
 }
 
 /// One setting of the sweep.
@@ -81,7 +62,7 @@ pub struct SweetspotRow {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SweetspotSummary {
     /// The budget.
-    pub budget: SweetspotBudget,
+    pub budget: ViewStudyBudget,
     /// The recipe.
     pub recipe: String,
     /// `{setting, i_nce, linear, …}` per distance, in sweep order.
@@ -95,23 +76,18 @@ pub struct SweetspotSummary {
 }
 
 /// The checked config of the run at `distance`.
-pub fn run_config(distance: f32, budget: &SweetspotBudget) -> Result<Config> {
+pub fn run_config(distance: f32, budget: &ViewStudyBudget) -> Result<Config> {
     let mut sets = vec![
         format!(
             "views.train=[{{ ops = [{{ op = \"patch_pair\", size = {PATCH}, distance = {distance:?} }}, {{ op = \"normalize\", mean = [0.286], std = [0.353] }}] }}]"
         ),
-        format!("training.epochs={}", budget.epochs),
-        format!("data.train_limit={}", budget.train_limit),
-        format!("data.test_limit={}", budget.queries),
     ];
-    if let Some(root) = &budget.data_root {
-        sets.push(format!("data.root=\"{}\"", root.display()));
-    }
+    sets.extend(budget.overrides());
     Config::load(&Source::Recipe(RECIPE.into()), &sets)
 }
 
 /// Checks every run's config (before any training).
-pub fn check(budget: &SweetspotBudget) -> Result<()> {
+pub fn check(budget: &ViewStudyBudget) -> Result<()> {
     for d in DISTANCES {
         run_config(d, budget).with_context(|| format!("infomin sweet-spot study, distance {d}"))?;
     }
@@ -211,38 +187,24 @@ pub fn markdown(s: &SweetspotSummary) -> String {
 
 /// Trains one run per distance, reads each out, writes `summary.json`, `summary.md` and
 /// `sweetspot.{svg,png}` (linear accuracy against I_NCE).
-pub fn run(out: &StudyOutput, budget: SweetspotBudget, device: DeviceChoice, threads: Option<usize>) -> Result<SweetspotSummary> {
+pub fn run(out: &StudyOutput, budget: ViewStudyBudget, device: DeviceChoice, threads: Option<usize>) -> Result<SweetspotSummary> {
     let started = Instant::now();
     check(&budget)?;
     let mut rows = Vec::new();
     for d in DISTANCES {
         let cfg = run_config(d, &budget)?;
-        let name = format!("distance-{d}");
-        out.progress(&format!("infomin sweet spot: training with patches {d} px apart ({} epoch(s))", budget.epochs));
-        let opts = RunOptions {
-            device,
-            threads,
-            runs_root: out.dir().join("runs"),
-            name: Some(name),
-            command: format!("ssl-train study infomin --part sweetspot (distance {d})"),
-            skip_eval: true,
-            ..Default::default()
-        };
-        let t = Instant::now();
-        let trained = train(&cfg, &opts)?;
-        let seconds = t.elapsed().as_secs_f64();
-        out.progress(&format!("infomin sweet spot: reading out distance {d}"));
-        let (cfg, net) = load_network(&trained.dir, device)?;
-        let r = readout(&cfg, &net, budget.bank, budget.queries)?;
+        out.progress(&format!("infomin sweet spot: training with patches {d} px apart ({} epoch(s)), then reading it out", budget.epochs));
+        let command = format!("ssl-train study infomin --part sweetspot (distance {d})");
+        let run = train_and_read(out, &cfg, &format!("distance-{d}"), command, &budget, (device, threads))?;
         rows.push(SweetspotRow {
             setting: format!("distance {d} px"),
             distance: d,
-            i_nce: final_i_nce(&trained.dir)?,
-            ln_k: ((2 * cfg.training.batch_size - 1) as f64).ln(),
-            linear: r.linear,
-            knn: r.knn,
-            train_seconds: seconds,
-            readout: r,
+            i_nce: run.i_nce,
+            ln_k: run.ln_k,
+            linear: run.readout.linear,
+            knn: run.readout.knn,
+            train_seconds: run.train_seconds,
+            readout: run.readout,
         });
     }
     out.progress("infomin sweet spot: reading out the encoder at initialisation");

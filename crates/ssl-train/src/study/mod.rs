@@ -154,14 +154,17 @@ fn factors_budget(opts: &StudyOptions, past_frames: bool) -> infomin::FactorsBud
     infomin::FactorsBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), past_frames, ..d }
 }
 
-fn colour_budget(opts: &StudyOptions) -> infomin_colour::ColourBudget {
-    let d = infomin_colour::ColourBudget::default();
-    infomin_colour::ColourBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), ..d }
+fn colour_budget(opts: &StudyOptions) -> readout::ViewStudyBudget {
+    with_options(infomin_colour::default_budget(), opts)
 }
 
-fn sweetspot_budget(opts: &StudyOptions) -> infomin_sweetspot::SweetspotBudget {
-    let d = infomin_sweetspot::SweetspotBudget::default();
-    infomin_sweetspot::SweetspotBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), ..d }
+fn sweetspot_budget(opts: &StudyOptions) -> readout::ViewStudyBudget {
+    with_options(infomin_sweetspot::default_budget(), opts)
+}
+
+/// A view-study budget with `--epochs` and `--train-limit` applied.
+fn with_options(d: readout::ViewStudyBudget, opts: &StudyOptions) -> readout::ViewStudyBudget {
+    readout::ViewStudyBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), ..d }
 }
 
 /// Runs a study's part; returns the `summary.md` text.

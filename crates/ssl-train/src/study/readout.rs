@@ -62,3 +62,74 @@ pub fn final_i_nce(run: &Path) -> Result<f64> {
     let values: Vec<f64> = steps.iter().filter(|(e, _)| *e == last).map(|&(_, v)| v).collect();
     Ok(values.iter().sum::<f64>() / values.len() as f64)
 }
+
+/// The budget every run of a view-study part shares.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ViewStudyBudget {
+    /// Training epochs.
+    pub epochs: usize,
+    /// Training images (0: the dataset's default).
+    pub train_limit: usize,
+    /// Training images in the readout's kNN bank and probe.
+    pub bank: usize,
+    /// Test images read out.
+    pub queries: usize,
+    /// Where Fashion-MNIST lives (`None`: the recipe's `data/fashion-mnist`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_root: Option<std::path::PathBuf>,
+}
+
+impl ViewStudyBudget {
+    /// The recipe overrides that give a run this budget.
+    pub fn overrides(&self) -> Vec<String> {
+        let mut sets =
+            vec![format!("training.epochs={}", self.epochs), format!("data.train_limit={}", self.train_limit), format!("data.test_limit={}", self.queries)];
+        if let Some(root) = &self.data_root {
+            sets.push(format!("data.root=\"{}\"", root.display()));
+        }
+        sets
+    }
+}
+
+/// One trained run of a view study, read out.
+pub struct ReadRun {
+    /// The frozen representation's accuracies.
+    pub readout: Readout,
+    /// [`final_i_nce`] of the run.
+    pub i_nce: f64,
+    /// ln K of that estimate (K = 2B − 1 candidates per anchor for two views).
+    pub ln_k: f64,
+    /// Training wall time in seconds.
+    pub train_seconds: f64,
+}
+
+/// Trains `cfg` into `DIR/runs/<name>` (no final evaluation: the readout replaces it), then
+/// reads the frozen representation out on `budget`'s bank and queries.
+pub fn train_and_read(
+    out: &super::StudyOutput,
+    cfg: &Config,
+    name: &str,
+    command: String,
+    budget: &ViewStudyBudget,
+    (device, threads): (ssl_models::DeviceChoice, Option<usize>),
+) -> Result<ReadRun> {
+    let opts = crate::trainer::RunOptions {
+        device,
+        threads,
+        runs_root: out.dir().join("runs"),
+        name: Some(name.into()),
+        command,
+        skip_eval: true,
+        ..Default::default()
+    };
+    let t = std::time::Instant::now();
+    let trained = crate::trainer::train(cfg, &opts)?;
+    let train_seconds = t.elapsed().as_secs_f64();
+    let (cfg, net) = crate::run::load_network(&trained.dir, device)?;
+    Ok(ReadRun {
+        readout: readout(&cfg, &net, budget.bank, budget.queries)?,
+        i_nce: final_i_nce(&trained.dir)?,
+        ln_k: ((cfg.views.count * cfg.training.batch_size - 1) as f64 / (cfg.views.count - 1) as f64).ln(),
+        train_seconds,
+    })
+}
