@@ -219,7 +219,9 @@ fn gpu_recipes_are_valid_and_build() {
         let x = Tensor::zeros([4, 3, 32, 32], (Kind::Float, Device::Cpu));
         let z = tch::no_grad(|| net.project_views(&x, false));
         let out = cfg.model.projector.last().copied().unwrap_or(net.backbone.out_dim());
-        assert_eq!(z.size(), vec![4, out], "{name}");
+        // A channel split makes its views from the one image each: one projection per group.
+        let views = cfg.model.split.as_ref().map_or(1, |s| s.groups.len() as i64);
+        assert_eq!(z.size(), vec![4 * views, out], "{name}");
         cfg.views.check().unwrap();
         cfg.check_views(rgb).unwrap();
         // The resolved config (with any view pipelines) round-trips through the run folder's TOML.
