@@ -168,6 +168,34 @@ enum Cmd {
         #[arg(long, default_value = "views.png")]
         out: PathBuf,
     },
+    /// Images/s of a recipe's loader alone, its step alone and both together, on the device it
+    /// would train on (a temporary run folder, deleted after).
+    Bench {
+        /// A shipped recipe by name (see `recipes`).
+        #[arg(long, conflicts_with = "config")]
+        recipe: Option<String>,
+        /// A recipe file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override a recipe key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// cpu, cuda or auto.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+        /// libtorch CPU threads (default: libtorch's choice, one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Timed batches per measurement.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Untimed batches before each measurement.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the shipped recipes.
     Recipes,
     /// Reproduce a paper's finding: trains what it needs, writes summary.json, summary.md and
@@ -379,6 +407,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (path, result) = ssl_train::cmd::eval::evaluate_run(&run, &opts)?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             println!("wrote {}", path.display());
+            Ok(())
+        }
+        Cmd::Bench { recipe, config, overrides, device, threads, steps, warmup, json } => {
+            let src = match config {
+                Some(p) => Source::File(p),
+                None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
+            };
+            let cfg = Config::load(&src, &overrides)?;
+            let report = ssl_train::cmd::bench::bench(&cfg, &ssl_train::cmd::bench::BenchOptions { device, threads, steps, warmup })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                report.lines().iter().for_each(|l| println!("{l}"));
+            }
             Ok(())
         }
         Cmd::Views { recipe, config, overrides, images, views, seed, out } => {
