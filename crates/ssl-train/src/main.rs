@@ -218,6 +218,10 @@ enum Cmd {
         /// Training images of each real-data run (default: the part's; 0 = all).
         #[arg(long)]
         train_limit: Option<usize>,
+        /// Seed of every run (infomin colour and sweetspot parts; default: the recipe's), to
+        /// measure how much the table moves from seed to seed.
+        #[arg(long)]
+        seed: Option<u64>,
         /// cpu, cuda or auto (real-data parts).
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
@@ -433,9 +437,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {} ({rows} images x {} views of {src}, first column the original)", out.display(), cols - 1);
             Ok(())
         }
-        Cmd::Study { study, part, out, toy_steps, epochs, train_limit, device, threads } => {
+        Cmd::Study { study, part, out, toy_steps, epochs, train_limit, seed, device, threads } => {
             let out = out.unwrap_or_else(|| PathBuf::from(format!("runs/study-{}-{}", study.name(), chrono::Local::now().format("%Y%m%d-%H%M%S"))));
-            let opts = ssl_train::study::StudyOptions { part, out: out.clone(), toy_steps, epochs, train_limit, device, threads, progress: true };
+            let opts = ssl_train::study::StudyOptions { part, out: out.clone(), toy_steps, epochs, train_limit, seed, device, threads, progress: true };
             let summary = ssl_train::study::run(study, &opts)?;
             println!("{summary}");
             println!("study folder: {}", out.display());

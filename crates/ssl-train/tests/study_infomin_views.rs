@@ -17,7 +17,7 @@ fn the_colour_part_writes_its_table_figure_and_every_documented_key() {
     let (tmp, data) = common::toy_data(200, 60);
     let out = tmp.path().join("colour");
     let study = StudyOutput::create(&out, false).unwrap();
-    let budget = ViewStudyBudget { epochs: 1, train_limit: 128, bank: 64, queries: 32, data_root: Some(data) };
+    let budget = ViewStudyBudget { epochs: 1, train_limit: 128, bank: 64, queries: 32, data_root: Some(data), seed: None };
     infomin_colour::run(&study, budget, ssl_models::DeviceChoice::Cpu, None).unwrap();
     let s = summary(&out);
     let rows = s["colour"].as_array().unwrap();
@@ -43,7 +43,7 @@ fn the_sweetspot_part_writes_its_table_figure_and_every_documented_key() {
     let (tmp, data) = common::toy_data(200, 60);
     let out = tmp.path().join("sweet");
     let study = StudyOutput::create(&out, false).unwrap();
-    let budget = ViewStudyBudget { epochs: 1, train_limit: 128, bank: 64, queries: 32, data_root: Some(data) };
+    let budget = ViewStudyBudget { epochs: 1, train_limit: 128, bank: 64, queries: 32, data_root: Some(data), seed: None };
     infomin_sweetspot::run(&study, budget, ssl_models::DeviceChoice::Cpu, None).unwrap();
     let s = summary(&out);
     let rows = s["sweetspot"].as_array().unwrap();

@@ -41,7 +41,7 @@ pub const SPLITS: [(ColorSpace, &str); 6] = [
 
 /// The budget every run shares (default: 4 epochs on 10,000 toy samples, readout 5,000 → 2,000).
 pub fn default_budget() -> ViewStudyBudget {
-    ViewStudyBudget { epochs: 4, train_limit: 10_000, bank: 5_000, queries: 2_000, data_root: None }
+    ViewStudyBudget { epochs: 4, train_limit: 10_000, bank: 5_000, queries: 2_000, data_root: None, seed: None }
 }
 
 /// One row: a colour space's split (or the encoder at initialisation) and its readouts.
@@ -166,12 +166,13 @@ pub fn verdicts(rows: &[ColourRow]) -> Vec<Verdict> {
 pub fn markdown(s: &ColourSummary) -> String {
     let mut t = format!(
         "# InfoMin §4: colour-space split views (`cargo xtask study infomin --part colour`)\n\n\
-         Recipe `{}`: one crop per image, converted and split into two channel groups, a ResNet-18 (width 8) per group, InfoNCE between them; {} epoch(s) on {} toy samples per run. \
+         Recipe `{}`: one crop per image, converted and split into two channel groups, a ResNet-18 (width 8) per group, InfoNCE between them; {} epoch(s) on {} toy samples per run, seed {}. \
          Readout of the frozen representation (both encoders' outputs concatenated) on the object class: kNN and ridge probe, {} training images -> {} test images. Wall time {:.0} s.\n\n\
          | space | split | kNN | linear | I_NCE (nats) | ln K | train s |\n|---|---|---|---|---|---|---|\n",
         s.recipe,
         s.budget.epochs,
         s.budget.train_limit,
+        s.budget.seed.map_or_else(|| "of the recipe".to_string(), |v| v.to_string()),
         s.colour.first().map_or(0, |r| r.readout.bank),
         s.colour.first().map_or(0, |r| r.readout.queries),
         s.wall_seconds

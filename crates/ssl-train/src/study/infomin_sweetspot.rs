@@ -34,7 +34,7 @@ pub const DISTANCES: [f32; 7] = [0.0, 1.0, 3.0, 5.0, 7.0, 10.0, 14.0];
 
 /// The budget every run shares (default: 1 epoch on all 60,000 images, readout 10,000 → 5,000).
 pub fn default_budget() -> ViewStudyBudget {
-    ViewStudyBudget { epochs: 1, train_limit: 0, bank: 10_000, queries: 5_000, data_root: None }
+    ViewStudyBudget { epochs: 1, train_limit: 0, bank: 10_000, queries: 5_000, data_root: None, seed: None }
 }
 
 /// One setting of the sweep.
@@ -165,12 +165,13 @@ pub fn verdicts(rows: &[SweetspotRow]) -> Vec<Verdict> {
 pub fn markdown(s: &SweetspotSummary) -> String {
     let mut t = format!(
         "# InfoMin §3.2: the sweet spot along the spatial sweep (`cargo xtask study infomin --part sweetspot`)\n\n\
-         Recipe `{}`: two {PATCH} x {PATCH} patches of one Fashion-MNIST image at a set distance, one shared ResNet-18 (width 16), InfoNCE; {} epoch(s) on {} images per run. \
+         Recipe `{}`: two {PATCH} x {PATCH} patches of one Fashion-MNIST image at a set distance, one shared ResNet-18 (width 16), InfoNCE; {} epoch(s) on {} images per run, seed {}. \
          Readout of the frozen encoder on whole 28 x 28 images: ridge probe and kNN, {} training images -> {} test images. Wall time {:.0} s.\n\n\
          | setting | I_NCE (nats) | ln K | linear | kNN | train s |\n|---|---|---|---|---|---|\n",
         s.recipe,
         s.budget.epochs,
         if s.budget.train_limit == 0 { "60,000".to_string() } else { s.budget.train_limit.to_string() },
+        s.budget.seed.map_or_else(|| "of the recipe".to_string(), |v| v.to_string()),
         s.sweetspot.first().map_or(0, |r| r.readout.bank),
         s.sweetspot.first().map_or(0, |r| r.readout.queries),
         s.wall_seconds

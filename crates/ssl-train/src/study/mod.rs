@@ -94,6 +94,8 @@ pub struct StudyOptions {
     pub epochs: Option<usize>,
     /// Training images of each real-data run (default: the part's; 0 = all).
     pub train_limit: Option<usize>,
+    /// Seed of every run (colour and sweetspot parts; default: the recipe's).
+    pub seed: Option<u64>,
     /// Device of the real-data runs.
     pub device: ssl_models::DeviceChoice,
     /// libtorch CPU threads of the real-data runs.
@@ -118,6 +120,9 @@ pub fn check(study: Study, opts: &StudyOptions) -> Result<Part> {
     }
     if opts.threads == Some(0) {
         anyhow::bail!("--threads 0: expected at least 1");
+    }
+    if opts.seed.is_some() && !matches!(part, Part::Colour | Part::Sweetspot) {
+        anyhow::bail!("--seed: only the infomin parts colour and sweetspot take a seed; the other parts use their recipes' seeds");
     }
     if part == Part::Projector {
         collapse_projector::check(&projector_budget(opts))?;
@@ -164,7 +169,12 @@ fn sweetspot_budget(opts: &StudyOptions) -> readout::ViewStudyBudget {
 
 /// A view-study budget with `--epochs` and `--train-limit` applied.
 fn with_options(d: readout::ViewStudyBudget, opts: &StudyOptions) -> readout::ViewStudyBudget {
-    readout::ViewStudyBudget { epochs: opts.epochs.unwrap_or(d.epochs), train_limit: opts.train_limit.unwrap_or(d.train_limit), ..d }
+    readout::ViewStudyBudget {
+        epochs: opts.epochs.unwrap_or(d.epochs),
+        train_limit: opts.train_limit.unwrap_or(d.train_limit),
+        seed: opts.seed.or(d.seed),
+        ..d
+    }
 }
 
 /// Runs a study's part; returns the `summary.md` text.

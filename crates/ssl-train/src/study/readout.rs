@@ -77,6 +77,9 @@ pub struct ViewStudyBudget {
     /// Where Fashion-MNIST lives (`None`: the recipe's `data/fashion-mnist`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_root: Option<std::path::PathBuf>,
+    /// Seed of every run (`None`: the recipe's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 impl ViewStudyBudget {
@@ -86,6 +89,9 @@ impl ViewStudyBudget {
             vec![format!("training.epochs={}", self.epochs), format!("data.train_limit={}", self.train_limit), format!("data.test_limit={}", self.queries)];
         if let Some(root) = &self.data_root {
             sets.push(format!("data.root=\"{}\"", root.display()));
+        }
+        if let Some(seed) = self.seed {
+            sets.push(format!("seed={seed}"));
         }
         sets
     }
