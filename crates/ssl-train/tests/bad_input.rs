@@ -214,6 +214,8 @@ fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
         (cmd(&["study", "collapse", "--out", &s("mine")]), "notes.txt"),
         (cmd(&["study", "collapse", "--out", &s("picture.png")]), "not a folder"),
         (cmd(&["study", "collapse", "--toy-steps", "0", "--out", &s("st")]), "--toy-steps"),
+        (cmd(&["study", "collapse", "--seed", "3", "--out", &s("st")]), "--seed"),
+        (cmd(&["study", "infomin", "--part", "frames", "--seed", "3", "--out", &s("st")]), "only the infomin parts colour and sweetspot"),
         (cmd(&["study", "collapse", "--part", "projector", "--epochs", "0", "--out", &s("st")]), "--epochs"),
         (cmd(&["study", "collapse", "--part", "projector", "--threads", "0", "--out", &s("st")]), "--threads"),
         (cmd(&["study", "capacity", "--part", "toy", "--out", &s("st")]), "study `capacity` has the parts layers"),
