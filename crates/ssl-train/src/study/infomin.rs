@@ -108,7 +108,7 @@ pub struct FactorRow {
 }
 
 /// A verdict on one claim, computed from the rows.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// The claim.
     pub claim: String,

@@ -57,9 +57,11 @@ pub struct ColourRow {
     pub knn: f64,
     /// Linear (ridge) probe accuracy (object class).
     pub linear: f64,
-    /// I_NCE = ln K − L over the last epoch, nats (NaN at initialisation).
+    /// I_NCE = ln K − L over the last epoch, nats (NaN at initialisation: `null` in JSON).
+    #[serde(deserialize_with = "ssl_analysis::report::nullable_f64")]
     pub i_nce: f64,
     /// ln K of that estimate (K = 2B − 1 candidates per anchor).
+    #[serde(deserialize_with = "ssl_analysis::report::nullable_f64")]
     pub ln_k: f64,
     /// Training wall time in seconds.
     pub train_seconds: f64,

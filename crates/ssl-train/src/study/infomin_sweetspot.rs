@@ -135,27 +135,35 @@ pub fn verdicts(rows: &[SweetspotRow]) -> Vec<Verdict> {
             rows.iter().map(|r| format!("{:.2} at {} px", r.i_nce, r.distance)).collect::<Vec<_>>().join(", ")
         ),
     };
-    // The inverted U: the best accuracy at an interior setting, clearly above both ends.
+    // The inverted U: the best accuracy at an interior setting, above both ends by more than the
+    // readout can resolve: twice the standard error of a difference of two accuracies on the
+    // same number of test images, 2·√2·√(p(1 − p)/n).
     let (best, top) = rows.iter().enumerate().max_by(|a, b| a.1.linear.total_cmp(&b.1.linear)).map(|(i, r)| (i, r.linear)).expect("rows");
     let (first, last) = (rows[0].linear, rows[rows.len() - 1].linear);
     let interior = best > 0 && best + 1 < rows.len();
-    let margin = 0.005;
+    let n = rows[best].readout.queries.max(1) as f64;
+    let margin = 2.0 * std::f64::consts::SQRT_2 * (top * (1.0 - top) / n).sqrt();
+    let (left, right) = (top - first >= margin, top - last >= margin);
     let u = Verdict {
-        claim: "Accuracy against I_NCE is an inverted U: the best views share an intermediate amount of information (the best distance is neither the smallest nor the largest, by at least 0.5 points over both ends).".into(),
-        verdict: if interior && top - first >= margin && top - last >= margin {
+        claim: "Accuracy against I_NCE is an inverted U: the best views share an intermediate amount of information (the best distance is neither the smallest nor the largest, and beats both ends by more than twice the standard error of the difference).".into(),
+        verdict: if interior && left && right {
             "reproduced"
-        } else if interior {
+        } else if interior && (left || right) {
             "partly"
         } else {
             "not reproduced"
         }
         .into(),
         evidence: format!(
-            "best linear accuracy {top:.3} at {} px (I_NCE {:.2}); at {} px {first:.3}, at {} px {last:.3}",
+            "best linear accuracy {top:.4} at {} px (I_NCE {:.2}); at {} px {first:.4} ({}), at {} px {last:.4} ({}); resolvable difference {:.4} on {} test images",
             rows[best].distance,
             rows[best].i_nce,
             rows[0].distance,
-            rows[rows.len() - 1].distance
+            if left { "resolved" } else { "within the readout's noise" },
+            rows[rows.len() - 1].distance,
+            if right { "resolved" } else { "within the readout's noise" },
+            margin,
+            n
         ),
     };
     vec![shared, u]
