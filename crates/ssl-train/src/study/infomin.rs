@@ -390,12 +390,12 @@ pub fn run(out: &StudyOutput, budget: FactorsBudget, device: DeviceChoice, threa
         let t = Instant::now();
         let trained = train(&cfg, &opts)?;
         let seconds = t.elapsed().as_secs_f64();
-        out.progress(&format!("infomin factors: probing the factors of `{name}`"));
+        out.progress(&format!("infomin {}: probing the factors of `{name}`", part(&budget)));
         let (cfg, net) = load_network(&trained.dir, device)?;
         rows.push(row(shared, "trained", probe(&cfg, &net)?, trained.epoch_losses.last().copied().unwrap_or(f64::NAN), seconds));
     }
     // The same encoder at initialisation (the recipe's seed): what the architecture alone reads out.
-    out.progress("infomin factors: probing the encoder at initialisation");
+    out.progress(&format!("infomin {}: probing the encoder at initialisation", part(&budget)));
     let cfg = run_config(SHARED_SETS[0], &budget)?;
     let init = Network::of_run(&cfg, pick_device(device)?);
     rows.push(row(&[], "init", probe(&cfg, &init)?, f64::NAN, 0.0));
