@@ -384,7 +384,9 @@ impl ToyPairs {
 }
 
 impl ToyPairs {
-    fn images(&self) -> &InMemoryDataset {
+    /// The images a sample is evaluated on: the renderings, or with frames the stacked sequences
+    /// (each sample's own frame as v2).
+    pub fn images(&self) -> &InMemoryDataset {
         self.frames.as_ref().map_or(self.toy.images(), |(_, stacked)| stacked)
     }
 }

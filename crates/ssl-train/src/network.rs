@@ -51,14 +51,6 @@ fn default_true() -> bool {
 }
 
 impl ModelConfig {
-    /// The representation size: the backbone's output width.
-    pub fn representation_dim(&self) -> i64 {
-        match &self.split {
-            Some(s) if !s.shared => self.view_dim() * s.groups.len() as i64,
-            _ => self.view_dim(),
-        }
-    }
-
     /// The width of one view's features (what the projector and the objective see): one
     /// ResNet's output.
     pub fn view_dim(&self) -> i64 {
@@ -184,6 +176,7 @@ impl Network {
 
 /// The encoder of a network: one ResNet over every view, or a ResNet per channel group
 /// (`model.split`).
+#[derive(Debug)]
 pub enum Backbone {
     /// One ResNet; the views are drawn images.
     One(Box<ResNet>),
@@ -236,15 +229,6 @@ impl ModuleT for Backbone {
         match self {
             Backbone::One(r) => r.forward_t(x, train),
             Backbone::Split(s) => s.forward_t(x, train),
-        }
-    }
-}
-
-impl std::fmt::Debug for Backbone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Backbone::One(r) => f.debug_tuple("One").field(r).finish(),
-            Backbone::Split(s) => f.debug_tuple("Split").field(s).finish(),
         }
     }
 }

@@ -272,12 +272,13 @@ pub fn training_data_limited(cfg: &Config, limit: usize) -> Result<(Arc<InMemory
     match &cfg.views.shared {
         Some(shared) => {
             let toy = Arc::new(crate::dataset::load_toy(cfg, Split::Train, limit)?);
-            let images = Arc::new(crate::dataset::toy_images(cfg, &toy)?);
             let share = ssl_data::toy::Shared::of(shared);
             let pairs = match cfg.views.frames {
                 Some(frames) => ssl_data::toy::ToyPairs::with_frames(toy, share, frames)?,
                 None => ssl_data::toy::ToyPairs::new(toy, share),
             };
+            // The pairs' own images (with frames: the sequences they stacked once).
+            let images = Arc::new(pairs.images().clone());
             Ok((images, Arc::new(pairs)))
         }
         None => {
