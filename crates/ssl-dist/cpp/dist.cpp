@@ -1,0 +1,230 @@
+// The C face of libtorch's c10d for `ssl-dist`: stores, a process group (Gloo; NCCL with
+// SSL_DIST_NCCL), and the collectives data-parallel training needs. Every function returns NULL
+// on success or a heap string describing the error (free it with ssl_dist_string_free): no C++
+// exception crosses into Rust.
+//
+// Tensors are tch's: `at::Tensor*` in, and new tensors handed back as `at::Tensor*` that tch
+// owns (and frees with `delete`).
+
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/GroupRegistry.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef SSL_DIST_NCCL
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+char* copy_string(const std::string& s) {
+  char* out = static_cast<char*>(std::malloc(s.size() + 1));
+  std::memcpy(out, s.c_str(), s.size() + 1);
+  return out;
+}
+
+template <typename F>
+char* guarded(F&& f) {
+  try {
+    f();
+    return nullptr;
+  } catch (const c10::Error& e) {
+    return copy_string(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return copy_string(e.what());
+  } catch (...) {
+    return copy_string("unknown C++ exception");
+  }
+}
+
+}  // namespace
+
+struct SslStore {
+  c10::intrusive_ptr<c10d::Store> store;
+};
+
+struct SslGroup {
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<c10d::Backend> backend;
+  std::string name;
+  int size;
+  std::chrono::milliseconds timeout;
+  bool nccl;
+};
+
+extern "C" {
+
+void ssl_dist_string_free(char* s) {
+  std::free(s);
+}
+
+// A TCP store at host:port; `is_server` hosts it (rank 0 without an agent store), the others
+// connect. `world` counts the processes that will connect (server included).
+char* ssl_dist_tcp_store(const char* host, uint16_t port, int world, bool is_server, int64_t timeout_ms, const char* prefix, SslStore** out) {
+  return guarded([&] {
+    c10d::TCPStoreOptions opts;
+    opts.port = port;
+    opts.isServer = is_server;
+    // world = 0: someone else (torchrun's agent) hosts the store and counts the workers.
+    if (world > 0) opts.numWorkers = static_cast<std::size_t>(world);
+    opts.waitWorkers = world > 0;
+    opts.timeout = std::chrono::milliseconds(timeout_ms);
+    c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
+    auto prefixed = c10::make_intrusive<c10d::PrefixStore>(std::string(prefix), tcp);
+    *out = new SslStore{prefixed};
+  });
+}
+
+// A store in a file that every process opens (one machine or a shared file system).
+char* ssl_dist_file_store(const char* path, int world, int64_t timeout_ms, SslStore** out) {
+  return guarded([&] {
+    c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::FileStore>(std::string(path), world);
+    store->setTimeout(std::chrono::milliseconds(timeout_ms));
+    *out = new SslStore{store};
+  });
+}
+
+void ssl_dist_store_free(SslStore* s) {
+  delete s;
+}
+
+char* ssl_dist_store_set(SslStore* s, const char* key, const uint8_t* data, size_t len) {
+  return guarded([&] { s->store->set(std::string(key), std::vector<uint8_t>(data, data + len)); });
+}
+
+// Waits (up to the store's timeout) for `key`, then copies at most `cap` bytes into `data`;
+// `len` gets the value's full length.
+char* ssl_dist_store_get(SslStore* s, const char* key, uint8_t* data, size_t cap, size_t* len) {
+  return guarded([&] {
+    auto v = s->store->get(std::string(key));
+    *len = v.size();
+    std::memcpy(data, v.data(), std::min(cap, v.size()));
+  });
+}
+
+// A Gloo process group over `store`, registered under `name` for the functional (autograd)
+// collectives.
+char* ssl_dist_gloo(SslStore* s, int rank, int world, int64_t timeout_ms, const char* name, SslGroup** out) {
+  return guarded([&] {
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    auto opts = c10d::ProcessGroupGloo::Options::create_default(timeout);
+    opts->threads = 1;
+    auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(s->store, rank, world, opts);
+    auto group = c10::make_intrusive<c10d::ProcessGroup>(s->store, rank, world);
+    group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
+    group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    group->setGroupName(name);
+    backend->setGroupUid(name);
+    c10d::register_process_group(name, group);
+    *out = new SslGroup{group, backend, std::string(name), world, timeout, false};
+  });
+}
+
+// An NCCL process group on cuda:`device`; NULL-with-message when built without NCCL.
+char* ssl_dist_nccl(SslStore* s, int rank, int world, int device, int64_t timeout_ms, const char* name, SslGroup** out) {
+#ifdef SSL_DIST_NCCL
+  return guarded([&] {
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(device));
+    auto opts = c10d::ProcessGroupNCCL::Options::create();
+    opts->timeout = timeout;
+    auto backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(s->store, rank, world, opts);
+    backend->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)));
+    auto group = c10::make_intrusive<c10d::ProcessGroup>(s->store, rank, world);
+    group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, backend);
+    group->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
+    group->setGroupName(name);
+    backend->setGroupUid(name);
+    c10d::register_process_group(name, group);
+    *out = new SslGroup{group, backend, std::string(name), world, timeout, true};
+  });
+#else
+  (void)s; (void)rank; (void)world; (void)device; (void)timeout_ms; (void)name; (void)out;
+  return copy_string("this build has no NCCL: rebuild with `--features nccl` (needs the CUDA headers `cargo xtask setup --cuda` installs)");
+#endif
+}
+
+bool ssl_dist_has_nccl() {
+#ifdef SSL_DIST_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+void ssl_dist_group_free(SslGroup* g) {
+  if (g == nullptr) return;
+  try {
+    c10d::unregister_process_group(g->name);
+    g->backend->shutdown();
+  } catch (...) {
+  }
+  delete g;
+}
+
+// Rank `root`'s tensor, in place on every rank.
+char* ssl_dist_broadcast(SslGroup* g, at::Tensor* t, int root) {
+  return guarded([&] {
+    std::vector<at::Tensor> ts{*t};
+    c10d::BroadcastOptions opts;
+    opts.rootRank = root;
+    opts.timeout = g->timeout;
+    auto work = g->backend->broadcast(ts, opts);
+    work->wait(g->timeout);
+  });
+}
+
+// The sum over ranks, in place (no gradient).
+char* ssl_dist_all_reduce_sum(SslGroup* g, at::Tensor* t) {
+  return guarded([&] {
+    std::vector<at::Tensor> ts{*t};
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = c10d::ReduceOp::SUM;
+    opts.timeout = g->timeout;
+    auto work = g->backend->allreduce(ts, opts);
+    work->wait(g->timeout);
+  });
+}
+
+// Every rank's `t` concatenated along dim 0 in rank order, differentiable: the backward is the
+// reduce-scatter of the sum (PyTorch's _c10d_functional_autograd::all_gather_into_tensor).
+char* ssl_dist_all_gather(SslGroup* g, at::Tensor* t, at::Tensor** out) {
+  return guarded([&] {
+    static auto gather = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("_c10d_functional_autograd::all_gather_into_tensor", "")
+                             .typed<at::Tensor(const at::Tensor&, int64_t, const std::string&)>();
+    static auto wait = c10::Dispatcher::singleton()
+                           .findSchemaOrThrow("_c10d_functional::wait_tensor", "")
+                           .typed<at::Tensor(const at::Tensor&)>();
+    at::Tensor x = t->contiguous();
+    at::Tensor result = gather.call(x, g->size, g->name);
+    {
+      at::AutoDispatchBelowAutograd below;
+      wait.call(result);
+    }
+    *out = new at::Tensor(result);
+  });
+}
+
+char* ssl_dist_barrier(SslGroup* g) {
+  return guarded([&] {
+    c10d::BarrierOptions opts;
+    opts.timeout = g->timeout;
+    auto work = g->backend->barrier(opts);
+    work->wait(g->timeout);
+  });
+}
+
+}  // extern "C"
