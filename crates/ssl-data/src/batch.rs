@@ -99,11 +99,36 @@ pub struct LoaderConfig {
     pub drop_last: bool,
     /// Batches prepared ahead of the consumer (bounds memory).
     pub prefetch: usize,
+    /// Data-parallel training: this process draws only its part of every batch.
+    pub shard: Shard,
+}
+
+/// Part `index` of `count` equal, contiguous parts of every batch (data-parallel training: rank
+/// `index` of `count` processes). The union of the parts over the ranks is exactly the
+/// single-process batch, in order, and each image's views are the same draws (they are keyed
+/// by image and epoch), so `count` processes see the single-process epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This part (the rank).
+    pub index: usize,
+    /// Parts per batch (the world size); `batch_size` must be a multiple of it.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole batch: a single process.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard::WHOLE
+    }
 }
 
 impl Default for LoaderConfig {
     fn default() -> Self {
-        LoaderConfig { batch_size: 256, views: 2, seed: 0, shuffle: true, drop_last: true, prefetch: 2 }
+        LoaderConfig { batch_size: 256, views: 2, seed: 0, shuffle: true, drop_last: true, prefetch: 2, shard: Shard::WHOLE }
     }
 }
 
@@ -127,6 +152,16 @@ impl Loader {
             return Err(DataError::param(
                 "batch_size",
                 format!("{} is larger than the dataset ({} images) and drop_last is set", config.batch_size, dataset.len()),
+            ));
+        }
+        let shard = config.shard;
+        if shard.count == 0 || shard.index >= shard.count {
+            return Err(DataError::param("shard", format!("part {} of {}: expected a part below a count >= 1", shard.index, shard.count)));
+        }
+        if shard.count > 1 && (!config.batch_size.is_multiple_of(shard.count) || !config.drop_last) {
+            return Err(DataError::param(
+                "batch_size",
+                format!("{} over {} processes: expected a multiple of the number of processes (and whole batches only)", config.batch_size, shard.count),
             ));
         }
         Ok(Loader { dataset, transform, config })
@@ -165,7 +200,9 @@ impl Loader {
         let (dataset, transform, cfg) = (self.dataset.clone(), self.transform.clone(), self.config.clone());
         let batches = self.batches_per_epoch();
         let worker = std::thread::spawn(move || {
-            for chunk in order.chunks(cfg.batch_size).take(batches).skip(start) {
+            let part = cfg.batch_size / cfg.shard.count;
+            for batch in order.chunks(cfg.batch_size).take(batches).skip(start) {
+                let chunk = if cfg.shard.count > 1 { &batch[cfg.shard.index * part..(cfg.shard.index + 1) * part] } else { batch };
                 let spare = spare_rx.try_recv().unwrap_or_default();
                 let batch = make_batch_reusing(dataset.as_ref(), transform.as_ref(), chunk, cfg.views, cfg.seed, epoch, spare);
                 if tx.send(Ok(batch)).is_err() {

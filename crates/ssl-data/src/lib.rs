@@ -64,7 +64,7 @@ pub mod stl10;
 pub mod toy;
 pub mod view;
 
-pub use batch::{make_batch, make_batch_reusing, view_source_key, EpochIter, Loader, LoaderConfig, MultiViewBatch};
+pub use batch::{make_batch, make_batch_reusing, view_source_key, EpochIter, Loader, LoaderConfig, MultiViewBatch, Shard};
 pub use dataset::{Dataset, InMemoryDataset, Split, ViewSource};
 pub use error::DataError;
 pub use image::{ImageF32, ImageRef, Shape};

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use ssl_data::pipeline::fashion_mnist;
-use ssl_data::{make_batch, Dataset, InMemoryDataset, Loader, LoaderConfig, Shape};
+use ssl_data::{make_batch, Dataset, InMemoryDataset, Loader, LoaderConfig, Shape, Shard};
 
 fn toy(n: usize) -> InMemoryDataset {
     let shape = Shape { channels: 1, height: 28, width: 28 };
@@ -104,4 +104,39 @@ fn recycled_buffers_give_the_same_batches() {
     let fresh = make_batch(ds.as_ref(), view.as_ref(), &[3, 1, 4], 2, 0, 7);
     let reused = ssl_data::make_batch_reusing(ds.as_ref(), view.as_ref(), &[3, 1, 4], 2, 0, 7, vec![f32::NAN; fresh.data.len()]);
     assert_eq!(fresh, reused);
+}
+
+#[test]
+fn shards_of_every_batch_add_up_to_the_single_process_batch() {
+    let ds = Arc::new(toy(40));
+    let view = Arc::new(fashion_mnist(28));
+    let whole = LoaderConfig { batch_size: 12, views: 2, seed: 9, ..Default::default() };
+    let single: Vec<_> = Loader::new(ds.clone(), view.clone(), whole.clone()).unwrap().epoch(1).map(Result::unwrap).collect();
+    let parts: Vec<Vec<_>> = (0..3)
+        .map(|index| {
+            let cfg = LoaderConfig { shard: Shard { index, count: 3 }, ..whole.clone() };
+            Loader::new(ds.clone(), view.clone(), cfg).unwrap().epoch(1).map(Result::unwrap).collect()
+        })
+        .collect();
+    assert_eq!(single.len(), 3);
+    let per = 28 * 28;
+    for (b, full) in single.iter().enumerate() {
+        let shards: Vec<_> = parts.iter().map(|p| &p[b]).collect();
+        let indices: Vec<usize> = shards.iter().flat_map(|s| s.indices.clone()).collect();
+        assert_eq!(indices, full.indices, "batch {b}: the parts in rank order are the batch");
+        for (r, s) in shards.iter().enumerate() {
+            assert_eq!(s.dims(), [2, 4, 1, 28, 28]);
+            for v in 0..2 {
+                for i in 0..4 {
+                    let mine = &s.data[(v * 4 + i) * per..(v * 4 + i + 1) * per];
+                    let theirs = &full.data[(v * 12 + r * 4 + i) * per..(v * 12 + r * 4 + i + 1) * per];
+                    assert_eq!(mine, theirs, "batch {b}, rank {r}, view {v}, image {i}: the same draw");
+                }
+            }
+        }
+    }
+    for bad in [Shard { index: 3, count: 3 }, Shard { index: 0, count: 0 }, Shard { index: 0, count: 5 }] {
+        let err = Loader::new(ds.clone(), view.clone(), LoaderConfig { shard: bad, ..whole.clone() }).err().expect("refused");
+        assert!(err.to_string().contains("shard") || err.to_string().contains("batch_size"), "{err}");
+    }
 }

@@ -4,6 +4,8 @@
 use tch::nn::{self, Init, ModuleT};
 use tch::Tensor;
 
+use crate::norm::{BatchNorm, ReplicaSync};
+
 use crate::error::{ModelError, Result};
 
 /// Shape of an MLP head.
@@ -78,7 +80,7 @@ impl MlpConfig {
 /// (`0.weight`, `1.weight` for BN, …).
 #[derive(Debug)]
 pub struct Mlp {
-    layers: Vec<(nn::Linear, Option<nn::BatchNorm>)>,
+    layers: Vec<(nn::Linear, Option<BatchNorm>)>,
 }
 
 /// torch.nn.Linear's default init: weight and bias uniform in ±1/√fan_in.
@@ -100,11 +102,7 @@ impl Mlp {
             let lin = linear(&(p / idx.to_string()), w[0], w[1], bias);
             idx += 1;
             let norm = (hidden && cfg.batch_norm).then(|| {
-                let bn = nn::batch_norm1d(
-                    &(p / idx.to_string()),
-                    w[1],
-                    nn::BatchNormConfig { ws_init: Init::Const(1.0), bs_init: Init::Const(0.0), ..Default::default() },
-                );
+                let bn = BatchNorm::new1d(&(p / idx.to_string()), w[1]);
                 idx += 1;
                 bn
             });
@@ -118,6 +116,13 @@ impl Mlp {
 }
 
 impl Mlp {
+    /// Synchronises the hidden batch norms' training statistics across `sync`'s replicas.
+    pub fn set_sync(&mut self, sync: Option<ReplicaSync>) {
+        for n in self.layers.iter_mut().filter_map(|(_, n)| n.as_mut()) {
+            n.set_sync(sync.clone());
+        }
+    }
+
     /// The output after the first `layers` linear layers (with their BN and ReLU; the last layer
     /// has none): `forward_upto(x, 0)` is `x`, `forward_upto(x, n)` the whole head. SimCLR v2
     /// fine-tunes from the first head layer: `forward_upto(h, 1)`.

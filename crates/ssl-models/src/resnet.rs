@@ -5,6 +5,8 @@
 use tch::nn::{self, ConvConfig, Init, ModuleT};
 use tch::Tensor;
 
+use crate::norm::{BatchNorm, ReplicaSync};
+
 /// The first layers of the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,17 +100,16 @@ fn conv(p: &nn::Path, cin: i64, cout: i64, k: i64, stride: i64, padding: i64) ->
 }
 
 /// BatchNorm initialised as torchvision (weight 1, bias 0), not tch's uniform default.
-fn bn(p: &nn::Path, c: i64, zero: bool) -> nn::BatchNorm {
-    let cfg = nn::BatchNormConfig { ws_init: Init::Const(if zero { 0.0 } else { 1.0 }), bs_init: Init::Const(0.0), ..Default::default() };
-    nn::batch_norm2d(p, c, cfg)
+fn bn(p: &nn::Path, c: i64, zero: bool) -> BatchNorm {
+    BatchNorm::new2d(p, c, if zero { 0.0 } else { 1.0 })
 }
 
 /// One residual block (basic or bottleneck) with its optional downsample branch.
 #[derive(Debug)]
 struct Block {
     convs: Vec<nn::Conv2D>,
-    bns: Vec<nn::BatchNorm>,
-    downsample: Option<(nn::Conv2D, nn::BatchNorm)>,
+    bns: Vec<BatchNorm>,
+    downsample: Option<(nn::Conv2D, BatchNorm)>,
 }
 
 impl Block {
@@ -160,7 +161,7 @@ impl Block {
 #[derive(Debug)]
 pub struct ResNet {
     conv1: nn::Conv2D,
-    bn1: nn::BatchNorm,
+    bn1: BatchNorm,
     stem: Stem,
     depth: Depth,
     blocks: Vec<Block>,
@@ -193,6 +194,16 @@ impl ResNet {
     /// Dimension of the representation (width × 8 × expansion).
     pub fn out_dim(&self) -> i64 {
         self.out_dim
+    }
+
+    /// Synchronises every batch norm's training statistics across `sync`'s replicas (None: off).
+    pub fn set_sync(&mut self, sync: Option<ReplicaSync>) {
+        self.bn1.set_sync(sync.clone());
+        for b in &mut self.blocks {
+            for n in b.bns.iter_mut().chain(b.downsample.as_mut().map(|(_, n)| n)) {
+                n.set_sync(sync.clone());
+            }
+        }
     }
 
     /// Number of residual stages (`layer1` … `layer4`).

@@ -180,6 +180,13 @@ impl SplitEncoder {
         Tensor::cat(&outs, 1)
     }
 
+    /// Synchronises every encoder's batch norms across `sync`'s replicas.
+    pub fn set_sync(&mut self, sync: Option<crate::norm::ReplicaSync>) {
+        for e in &mut self.encoders {
+            e.set_sync(sync.clone());
+        }
+    }
+
     /// Number of encoders (1 when shared).
     pub fn encoders(&self) -> usize {
         self.encoders.len()
