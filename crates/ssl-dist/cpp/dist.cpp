@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/GroupRegistry.hpp>
@@ -198,22 +199,42 @@ char* ssl_dist_all_reduce_sum(SslGroup* g, at::Tensor* t) {
   });
 }
 
-// Every rank's `t` concatenated along dim 0 in rank order, differentiable: the backward is the
-// reduce-scatter of the sum (PyTorch's _c10d_functional_autograd::all_gather_into_tensor).
+// Every rank's `t` concatenated along dim 0 in rank order, differentiable: the backward sums
+// the incoming gradients over ranks (an all-reduce, waited for) and keeps this rank's slice —
+// what PyTorch's all_gather_into_tensor autograd does with a reduce-scatter. Both directions
+// wait for their collective before returning, so no gradient is read early.
+struct GatherFunction : public torch::autograd::Function<GatherFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, int64_t group) {
+    auto* g = reinterpret_cast<SslGroup*>(group);
+    ctx->saved_data["group"] = group;
+    ctx->saved_data["rows"] = x.size(0);
+    at::Tensor input = x.contiguous();
+    std::vector<at::Tensor> parts;
+    for (int r = 0; r < g->size; ++r) parts.push_back(at::empty_like(input));
+    std::vector<std::vector<at::Tensor>> outputs{parts};
+    std::vector<at::Tensor> inputs{input};
+    c10d::AllgatherOptions opts;
+    opts.timeout = g->timeout;
+    g->backend->allgather(outputs, inputs, opts)->wait(g->timeout);
+    return at::cat(outputs[0], 0);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    auto* g = reinterpret_cast<SslGroup*>(ctx->saved_data["group"].toInt());
+    int64_t rows = ctx->saved_data["rows"].toInt();
+    at::Tensor sum = grads[0].contiguous().clone();
+    std::vector<at::Tensor> ts{sum};
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = c10d::ReduceOp::SUM;
+    opts.timeout = g->timeout;
+    g->backend->allreduce(ts, opts)->wait(g->timeout);
+    return {sum.narrow(0, g->backend->getRank() * rows, rows).contiguous(), at::Tensor()};
+  }
+};
+
 char* ssl_dist_all_gather(SslGroup* g, at::Tensor* t, at::Tensor** out) {
   return guarded([&] {
-    static auto gather = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("_c10d_functional_autograd::all_gather_into_tensor", "")
-                             .typed<at::Tensor(const at::Tensor&, int64_t, const std::string&)>();
-    static auto wait = c10::Dispatcher::singleton()
-                           .findSchemaOrThrow("_c10d_functional::wait_tensor", "")
-                           .typed<at::Tensor(const at::Tensor&)>();
-    at::Tensor x = t->contiguous();
-    at::Tensor result = gather.call(x, g->size, g->name);
-    {
-      at::AutoDispatchBelowAutograd below;
-      wait.call(result);
-    }
+    at::Tensor result = GatherFunction::apply(*t, reinterpret_cast<int64_t>(g));
     *out = new at::Tensor(result);
   });
 }

@@ -78,7 +78,9 @@ impl ProcessGroup {
             return Err(DistError::Launch { var: "RANK", value: rank.to_string(), expected: format!("a rank below the world size {world}") });
         }
         if backend == Backend::Nccl && !has_nccl() {
-            return Err(DistError::Unsupported("the nccl backend: this build has no NCCL (build with `--features nccl` on a machine with the CUDA headers)".into()));
+            return Err(DistError::Unsupported(
+                "the nccl backend: this build has no NCCL (build with `--features nccl` on a machine with the CUDA headers)".into(),
+            ));
         }
         let name = CString::new(format!("ssl-dist-{}", GROUPS.fetch_add(1, Ordering::SeqCst))).expect("no NUL");
         let mut raw = ptr::null_mut();
@@ -219,4 +221,3 @@ impl Drop for ProcessGroup {
         unsafe { ffi::ssl_dist_group_free(self.raw) };
     }
 }
-

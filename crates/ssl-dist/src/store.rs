@@ -26,13 +26,24 @@ impl Store {
     /// otherwise it connects, retrying until `timeout`. Every process waits until all `world`
     /// have connected, unless `agent_hosted` (torchrun's agent hosts the store and does not
     /// count them). The keys of this job live under `prefix`.
-    pub fn tcp(host: &str, port: u16, rank: usize, world: usize, host_it: bool, agent_hosted: bool, timeout: Duration, prefix: &str) -> Result<Store, DistError> {
+    pub fn tcp(
+        host: &str,
+        port: u16,
+        rank: usize,
+        world: usize,
+        host_it: bool,
+        agent_hosted: bool,
+        timeout: Duration,
+        prefix: &str,
+    ) -> Result<Store, DistError> {
         let op = || format!("connect to the store at {host}:{port}{}", if host_it { " (hosting it)" } else { "" });
         let c_host = CString::new(host).map_err(|_| collective(rank, world, op(), "the address holds a NUL byte".into()))?;
         let c_prefix = CString::new(prefix).expect("prefixes are ours, without NUL");
         let mut raw = ptr::null_mut();
         // SAFETY: valid C strings and an out-pointer; the shim catches every C++ exception.
-        let err = unsafe { ffi::ssl_dist_tcp_store(c_host.as_ptr(), port, if agent_hosted { 0 } else { world as i32 }, host_it, millis(timeout), c_prefix.as_ptr(), &mut raw) };
+        let err = unsafe {
+            ffi::ssl_dist_tcp_store(c_host.as_ptr(), port, if agent_hosted { 0 } else { world as i32 }, host_it, millis(timeout), c_prefix.as_ptr(), &mut raw)
+        };
         ffi::check(err).map_err(|m| collective(rank, world, op(), m))?;
         Ok(Store { raw, rank, world })
     }

@@ -38,9 +38,8 @@ fn a_pytorchjob_has_no_local_rank_and_hosts_its_own_store() {
 
 #[test]
 fn slurm_gives_ranks_and_the_script_the_master() {
-    let l = parse(&[("SLURM_PROCID", "5"), ("SLURM_NTASKS", "8"), ("SLURM_LOCALID", "1"), ("MASTER_ADDR", "gpu01"), ("MASTER_PORT", "29400")])
-        .unwrap()
-        .unwrap();
+    let l =
+        parse(&[("SLURM_PROCID", "5"), ("SLURM_NTASKS", "8"), ("SLURM_LOCALID", "1"), ("MASTER_ADDR", "gpu01"), ("MASTER_PORT", "29400")]).unwrap().unwrap();
     assert_eq!((l.rank, l.local_rank, l.world_size, l.launcher), (5, 1, 8, Launcher::Slurm));
 }
 

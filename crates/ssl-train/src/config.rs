@@ -72,6 +72,10 @@ pub struct TrainingConfig {
     /// Mixed precision (autocast + loss scaling) when the device is CUDA; ignored on the CPU.
     #[serde(default = "default_true")]
     pub amp: bool,
+    /// Data-parallel runs (several processes): batch norm takes its statistics over the global
+    /// batch (SimCLR's global BN, §B.2) instead of each process's part. No effect in one process.
+    #[serde(default)]
+    pub sync_batch_norm: bool,
 }
 
 fn default_true() -> bool {

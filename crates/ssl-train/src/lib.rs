@@ -28,6 +28,7 @@ pub mod evaluate;
 pub mod monitor;
 pub mod network;
 pub mod objective;
+pub mod parallel;
 pub mod probe;
 pub mod recipes;
 pub mod run;

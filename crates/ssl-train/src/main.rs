@@ -51,6 +51,19 @@ enum Cmd {
         /// --recipe/--config/--set that changes it is refused).
         #[arg(long, value_name = "RUN")]
         resume: Option<PathBuf>,
+        /// Data-parallel on this machine: start N processes (ranks) that split every batch, as
+        /// `torchrun --nproc-per-node N` would. Under torchrun, srun or a PyTorchJob, leave it
+        /// out: the launcher's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT are read instead.
+        #[arg(long, value_name = "N")]
+        nproc: Option<usize>,
+        /// The process group of a data-parallel run: gloo (CPU), nccl (CUDA), or auto (nccl on
+        /// CUDA, else gloo).
+        #[arg(long, default_value = "auto", value_parser = ["auto", "gloo", "nccl"])]
+        dist_backend: String,
+        /// Seconds a data-parallel run waits for a peer (store connection, each collective)
+        /// before failing with a message naming the rank.
+        #[arg(long, default_value_t = 300)]
+        dist_timeout: u64,
     },
     /// Print torch version, CUDA devices, BLAS and datasets.
     Doctor {
@@ -242,6 +255,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", ssl_io::cli::without_cpp_backtrace(&format!("{e:#}")));
+            if let Some(JobFailed(code)) = e.downcast_ref::<JobFailed>() {
+                return ExitCode::from(u8::try_from(*code).unwrap_or(1).max(1));
+            }
             if e.downcast_ref::<ssl_train::trainer::Interrupted>().is_some() {
                 // Saved and resumable: the shell's code for an interrupt.
                 return ExitCode::from(130);
@@ -249,6 +265,34 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A `train --nproc` job whose rank failed with this exit code (each rank printed its error).
+#[derive(Debug)]
+struct JobFailed(i32);
+
+impl std::fmt::Display for JobFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the data-parallel job failed (exit code {})", self.0)
+    }
+}
+
+impl std::error::Error for JobFailed {}
+
+/// This command line without `--nproc N` / `--nproc=N` (what each rank runs).
+fn without_nproc(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut skip = false;
+    for a in args {
+        if skip {
+            skip = false;
+        } else if a == "--nproc" {
+            skip = true;
+        } else if !a.starts_with("--nproc=") {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// What `train --dry-run` ends with: every problem found, or that all checks passed.
@@ -263,7 +307,13 @@ fn dry_run_verdict(problems: Vec<String>) -> anyhow::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Cmd::Train { recipe, config, device, threads, name, runs_dir, overrides, dry_run, resume } => {
+        Cmd::Train { recipe, config, device, threads, name, runs_dir, overrides, dry_run, resume, nproc, dist_backend, dist_timeout } => {
+            if let Some(n) = nproc.filter(|_| !dry_run) {
+                let args = without_nproc(std::env::args().skip(1).collect());
+                let code = ssl_train::cmd::launch::spawn_local(n, args, name.as_deref(), threads, resume.is_some())?;
+                return if code == 0 { Ok(()) } else { Err(anyhow::Error::new(JobFailed(code))) };
+            }
+            let launch = ssl_dist::Launch::from_env()?;
             let mut opts = RunOptions {
                 device,
                 threads,
@@ -334,6 +384,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 // and a wrapper, or `timeout`, both signal the process): the save goes on.
             })?;
             opts.stop = Some(stop);
+            if let Some(launch) = launch {
+                let backend = match dist_backend.as_str() {
+                    "gloo" => ssl_dist::Backend::Gloo,
+                    "nccl" => ssl_dist::Backend::Nccl,
+                    _ if ssl_models::pick_device(device)?.is_cuda() => ssl_dist::Backend::Nccl,
+                    _ => ssl_dist::Backend::Gloo,
+                };
+                if backend == ssl_dist::Backend::Nccl && !ssl_models::pick_device(device)?.is_cuda() {
+                    anyhow::bail!("--dist-backend nccl needs CUDA tensors: use --device cuda on a GPU machine, or --dist-backend gloo");
+                }
+                opts.progress &= launch.rank == 0;
+                opts.parallel = Some(ssl_train::parallel::Parallel::connect(launch, backend, std::time::Duration::from_secs(dist_timeout))?);
+            }
             let s = train(&cfg, &opts)?;
             let Some(eval) = &s.eval else { return Ok(()) };
             println!("\n{}", eval.table(cfg.training.epochs));

@@ -113,6 +113,14 @@ impl Network {
         Self::build(m, seed, device, true)
     }
 
+    /// Synchronises every batch norm (backbone, projector, predictor) across `sync`'s replicas.
+    pub fn set_sync(&mut self, sync: Option<ssl_models::ReplicaSync>) {
+        self.backbone.set_sync(sync.clone());
+        for head in self.projector.iter_mut().chain(self.predictor.iter_mut()) {
+            head.set_sync(sync.clone());
+        }
+    }
+
     /// The EMA target of a run's network: backbone and projector, no predictor, frozen.
     pub fn target_of_run(cfg: &Config, device: Device) -> Network {
         let mut net = Self::build(&cfg.model, cfg.seed, device, false);
@@ -185,6 +193,14 @@ pub enum Backbone {
 }
 
 impl Backbone {
+    /// Synchronises every batch norm of the encoder(s) across `sync`'s replicas (None: off).
+    pub fn set_sync(&mut self, sync: Option<ssl_models::ReplicaSync>) {
+        match self {
+            Backbone::One(r) => r.set_sync(sync),
+            Backbone::Split(s) => s.set_sync(sync),
+        }
+    }
+
     /// The width of the representation.
     pub fn out_dim(&self) -> i64 {
         match self {

@@ -9,6 +9,7 @@ use ssl_objectives::{
 use tch::{Kind, Tensor};
 
 use crate::network::{ModelConfig, Network};
+use crate::parallel::Parallel;
 
 fn default_temperature() -> f64 {
     0.2
@@ -214,12 +215,23 @@ impl Method {
     /// The loss of one batch `x` of `k` views of `b` images (`[k·B, C, H, W]` drawn views, or
     /// one draw per image `[B, C, H, W]` for a channel split: see [`crate::network::Backbone::encode_views`]),
     /// and the detached representation of the images (for the online probe).
-    pub fn loss(&self, net: &Network, target: Option<&Network>, x: &Tensor, k: i64, b: i64) -> Result<(LossOutput, Tensor)> {
+    ///
+    /// In a data-parallel run (`parallel`) `x` is this rank's part of the global batch, and the
+    /// batch-level objectives (NT-Xent's negatives, Barlow Twins' cross-correlation, VICReg's
+    /// covariance, MMCR's centroid matrix) see the global batch's projections, gathered with
+    /// their gradient; BYOL and SimSiam, per-sample losses, stay local.
+    pub fn loss(&self, net: &Network, target: Option<&Network>, x: &Tensor, k: i64, b: i64, parallel: Option<&Parallel>) -> Result<(LossOutput, Tensor)> {
         let h = net.backbone.encode_views(x, true);
         let feats = net.backbone.representation_of_views(&h, k, b);
         let z = net.head(&h, true);
+        let global = |t: Tensor| -> Result<Tensor> {
+            match parallel {
+                Some(p) => p.gather_samples(&t),
+                None => Ok(t),
+            }
+        };
         let out = match self {
-            Method::Plain(obj) => obj.compute(&z.view([k, b, -1]).to_kind(Kind::Float))?,
+            Method::Plain(obj) => obj.compute(&global(z.view([k, b, -1]).to_kind(Kind::Float))?)?,
             Method::Predictor(loss) => {
                 let p = net.predict(&z, true).view([k, b, -1]).to_kind(Kind::Float);
                 let t = match target {
@@ -231,7 +243,7 @@ impl Method {
             Method::MmcrMomentum(m) => {
                 let t = target.ok_or_else(|| anyhow!("MMCR momentum needs its target network"))?;
                 let tz = tch::no_grad(|| t.project_views(x, true));
-                m.compute(&z.view([k, b, -1]).to_kind(Kind::Float), &tz.view([k, b, -1]).to_kind(Kind::Float))?
+                m.compute(&global(z.view([k, b, -1]).to_kind(Kind::Float))?, &global(tz.view([k, b, -1]).to_kind(Kind::Float))?)?
             }
         };
         Ok((out, feats))

@@ -37,7 +37,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use ssl_data::{Dataset, EpochIter, InMemoryDataset, Loader, LoaderConfig, MultiViewBatch, Split};
+use ssl_data::{Dataset, EpochIter, InMemoryDataset, Loader, LoaderConfig, MultiViewBatch, Shard, Split};
 use ssl_io::progress::Progress;
 use ssl_models::amp::GradScaler;
 use ssl_models::checkpoint::{self, TrainState};
@@ -53,6 +53,7 @@ use crate::evaluate::{evaluate, Evaluation};
 use crate::monitor::Monitor;
 use crate::network::Network;
 use crate::objective::Method;
+use crate::parallel::Parallel;
 use crate::probe::OnlineProbe;
 use crate::run::{git_revision, torch_version, EpochLine, MetricLine, Provenance, Resumption, RunDir, RunState, StepLine, StopReason, StoppedLine, CHECKPOINT};
 use crate::track::Tracker;
@@ -86,6 +87,8 @@ pub struct RunOptions {
     /// Stop (as if killed) after the final checkpoint, before the evaluation — for tests of an
     /// interrupted evaluation.
     pub stop_before_evaluation: bool,
+    /// This process's part in a data-parallel job (None: a single process, no group).
+    pub parallel: Option<Arc<Parallel>>,
 }
 
 impl Default for RunOptions {
@@ -102,6 +105,7 @@ impl Default for RunOptions {
             stop_after_steps: None,
             skip_eval: false,
             stop_before_evaluation: false,
+            parallel: None,
         }
     }
 }
@@ -294,6 +298,10 @@ impl Trainer {
     pub fn new(cfg: &Config, opts: RunOptions) -> Result<Trainer> {
         let mut t = Self::build(cfg, opts, |o| {
             let name = o.name.clone().unwrap_or_else(|| format!("{}-{}", cfg.name, chrono::Local::now().format("%Y%m%d-%H%M%S")));
+            if o.parallel.as_ref().is_some_and(|p| !p.is_main()) {
+                // Rank 0 makes and writes the folder (its name carries rank 0's clock).
+                return Ok(RunDir::reader(&o.runs_root.join(name)));
+            }
             RunDir::create(&o.runs_root, &name)
         })?;
         t.run.write_text("config.toml", &cfg.to_toml())?;
@@ -315,7 +323,10 @@ impl Trainer {
 
     /// Continues the run folder `dir` from its checkpoint; `cfg` must be the folder's config.
     pub fn resume(dir: PathBuf, cfg: &Config, opts: RunOptions) -> Result<Trainer> {
-        let mut t = Self::build(cfg, opts, |_| RunDir::open(&dir))?;
+        let mut t = Self::build(cfg, opts, |o| match &o.parallel {
+            Some(p) if !p.is_main() => Ok(RunDir::reader(&dir)),
+            _ => RunDir::open(&dir),
+        })?;
         let ckpt = t.run.file(CHECKPOINT);
         let mut stores: Vec<(&str, &mut nn::VarStore)> = vec![("", &mut t.net.vs)];
         if let Some(target) = t.target.as_mut() {
@@ -330,6 +341,14 @@ impl Trainer {
             eprintln!("warning: {e:#}; run.json is rewritten from this invocation");
             before.clone()
         });
+        if t.provenance.world_size.max(1) != before.world_size {
+            bail!(
+                "{}: the run was trained by {} process(es); this resume has {} — resume with the same number of processes (the batch split and the sample order depend on it)",
+                dir.display(),
+                t.provenance.world_size.max(1),
+                before.world_size
+            );
+        }
         if state.finished {
             // Folders from before the state was recorded: a report means it was evaluated.
             let legacy_done = t.provenance.state == RunState::Training && t.run.file("report.json").exists();
@@ -345,6 +364,8 @@ impl Trainer {
         t.provenance.device = before.device;
         t.provenance.threads = before.threads;
         t.provenance.amp = before.amp;
+        t.provenance.world_size = before.world_size;
+        t.provenance.backend = before.backend.clone();
         t.provenance.git_revision = before.git_revision;
         t.provenance.torch_version = before.torch_version;
         t.provenance.resumed.push(Resumption { at_step: t.step, command: t.opts.command.clone(), time: chrono::Local::now().to_rfc3339() });
@@ -364,27 +385,53 @@ impl Trainer {
             }
             tch::set_num_threads(n as i32);
         }
-        let device = pick_device(opts.device)?;
+        let device = match (pick_device(opts.device)?, &opts.parallel) {
+            // One GPU per process: cuda:LOCAL_RANK.
+            (Device::Cuda(_), Some(p)) => Device::Cuda(p.local_rank()),
+            (d, _) => d,
+        };
+        if let Some(p) = &opts.parallel {
+            p.check_identical("the resolved config", &cfg.to_toml())?;
+            p.check_batch(cfg.training.batch_size)?;
+        }
+        let main = opts.parallel.as_ref().is_none_or(|p| p.is_main());
         // Data first: a missing dataset must fail before a run folder is made.
         let (train_set, views_source) = training_data(cfg)?;
         let test_set = load_split(cfg, Split::Test, cfg.data.test_limit)?;
         check_against_data(cfg, &train_set)?;
-        let lc = LoaderConfig { batch_size: cfg.training.batch_size, views: cfg.model.draws_per_image(cfg.views.count), seed: cfg.seed, ..Default::default() };
+        let shard = opts.parallel.as_ref().map_or(Shard::WHOLE, |p| Shard { index: p.rank(), count: p.world_size() });
+        let lc = LoaderConfig {
+            batch_size: cfg.training.batch_size,
+            views: cfg.model.draws_per_image(cfg.views.count),
+            seed: cfg.seed,
+            shard,
+            ..Default::default()
+        };
         let loader = Loader::new(views_source, cfg.views.train_view(), lc)?;
         let method = Method::new(&cfg.objective)?;
 
-        let net = Network::of_run(cfg, device);
+        let mut net = Network::of_run(cfg, device);
         let init = Network::of_run(cfg, device); // same seed: the encoder at initialisation, kept for comparison
+        if let Some(p) = &opts.parallel {
+            p.broadcast_weights(&net.vs)?; // DDP: every rank starts from rank 0's weights and buffers
+        }
         let mut target = cfg.objective.target_momentum().map(|_| Network::target_of_run(cfg, device));
         if let Some(t) = target.as_mut() {
             copy_weights(&mut t.vs, &net.vs)?;
+        }
+        if let Some(p) = opts.parallel.as_ref().filter(|_| cfg.training.sync_batch_norm) {
+            net.set_sync(Some(p.replica_sync()));
+            if let Some(t) = target.as_mut() {
+                t.set_sync(Some(p.replica_sync()));
+            }
         }
         let opt = Optimizer::new(&net.vs, cfg.optimizer.clone())?;
         let scaler = GradScaler::new(cfg.training.amp && device.is_cuda());
         let classes = train_set.num_classes().unwrap_or(0) as i64;
         let probe = if classes > 1 { Some(OnlineProbe::new(net.backbone.out_dim(), classes, device, cfg.seed.wrapping_add(1))?) } else { None };
-        let monitor = if cfg.monitor.every_epochs > 0 { Some(Monitor::new(cfg, &train_set, &test_set)?) } else { None };
-        let tracker = Tracker::new(cfg, &net, &test_set)?;
+        // Rank 0 alone measures and writes.
+        let monitor = if cfg.monitor.every_epochs > 0 && main { Some(Monitor::new(cfg, &train_set, &test_set)?) } else { None };
+        let tracker = if main { Tracker::new(cfg, &net, &test_set)? } else { None };
 
         let steps_per_epoch = loader.batches_per_epoch();
         let total = steps_per_epoch * cfg.training.epochs;
@@ -402,6 +449,8 @@ impl Trainer {
             device: format!("{device:?}"),
             threads: tch::get_num_threads(),
             amp: scaler.enabled,
+            world_size: opts.parallel.as_ref().map_or(1, |p| p.world_size()),
+            backend: opts.parallel.as_ref().map(|p| p.backend().to_string()),
             steps: total,
             ..Default::default()
         };
@@ -439,6 +488,17 @@ impl Trainer {
 
     fn announce(&self) {
         let cfg = &self.cfg;
+        if !self.run.writes() {
+            return;
+        }
+        if let Some(p) = &self.opts.parallel {
+            eprintln!(
+                "data-parallel: {} processes over {}, {} images per process and step",
+                p.world_size(),
+                p.backend(),
+                cfg.training.batch_size / p.world_size()
+            );
+        }
         eprintln!(
             "training {} ({}) on {} ({} images, {} steps of {} x {} views{}) on {:?}; {} parameters; run folder {}",
             cfg.name,
@@ -532,10 +592,17 @@ impl Trainer {
         let [draws, b, c, h, w] = batch.dims().map(|v| v as i64);
         let k = self.cfg.views.count as i64;
         let x = Tensor::from_slice(&batch.data).view([draws * b, c, h, w]).to_device(self.device);
-        let (out, feats) = tch::autocast(self.scaler.enabled, || self.method.loss(&self.net, self.target.as_ref(), &x, k, b))?;
+        let parallel = self.opts.parallel.clone();
+        let (out, feats) = tch::autocast(self.scaler.enabled, || self.method.loss(&self.net, self.target.as_ref(), &x, k, b, parallel.as_deref()))?;
         self.opt.zero_grad();
         self.scaler.scale_loss(&out.loss).backward();
-        let loss = out.loss.double_value(&[]);
+        let mut loss = out.loss.double_value(&[]);
+        if let Some(p) = &parallel {
+            p.average_gradients(&self.net.vs)?;
+            // The global batch's loss (the same on every rank for batch-level objectives; the
+            // mean of the parts for per-sample ones), so every rank takes the same decisions.
+            loss = p.sum(loss)? / p.world_size() as f64;
+        }
         if !loss.is_finite() {
             self.bar.abandon();
             self.run.log(&MetricLine::Stopped(StoppedLine { reason: StopReason::NonFiniteLoss, epoch: epoch + 1, step: self.step + 1, loss: Some(loss) }))?;
@@ -560,7 +627,7 @@ impl Trainer {
         let stats = self.epoch_stats.as_mut().expect("set above");
         stats.loss_sum += loss;
         stats.steps += 1;
-        stats.window.1 += b as usize;
+        stats.window.1 += b as usize * parallel.as_ref().map_or(1, |p| p.world_size());
         self.step += 1;
         self.bar.inc(1);
         if let Some(tr) = self.tracker.as_ref().filter(|t| t.due(self.step)) {
@@ -594,7 +661,11 @@ impl Trainer {
     /// Saves a checkpoint and stops the run with an error when Ctrl-C was pressed (or
     /// `stop_after_steps` is reached).
     pub fn check_interrupt(&mut self) -> Result<()> {
-        let interrupted = self.opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+        let mut interrupted = self.opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+        if let Some(p) = &self.opts.parallel {
+            // Every rank stops after the same step when any was interrupted.
+            interrupted = p.sum(f64::from(u8::from(interrupted)))? > 0.0;
+        }
         if interrupted || self.opts.stop_after_steps == Some(self.step) {
             self.bar.abandon();
             let epoch = self.step.saturating_sub(1) / self.steps_per_epoch.max(1); // the epoch of the last step
@@ -658,6 +729,16 @@ impl Trainer {
         if self.opts.stop_before_evaluation {
             bail!("stopped before the final evaluation; finish it with `cargo xtask train --resume {}`", self.run.path().display());
         }
+        if !self.run.writes() {
+            // Ranks ≥ 1 of a data-parallel run: rank 0 saves, evaluates and writes.
+            return Ok(RunSummary {
+                dir: self.run.path().to_path_buf(),
+                knn_trained: f64::NAN,
+                eval: None,
+                epoch_losses: self.epoch_losses,
+                wall_seconds: self.started.elapsed().as_secs_f64(),
+            });
+        }
         if self.tracker.is_some() {
             // The trajectories of the whole run (a resumed run's earlier lines included).
             crate::track::plot_tracks(self.run.path(), &crate::run::read_metrics(&self.run.file("metrics.jsonl"))?)?;
@@ -692,6 +773,9 @@ impl Trainer {
 
     /// Writes `checkpoint.safetensors` (network, target, optimiser, position).
     fn save(&self, epoch: usize, finished: bool) -> Result<()> {
+        if !self.run.writes() {
+            return Ok(()); // rank 0 saves
+        }
         let mut stores: Vec<(&str, &nn::VarStore)> = vec![("", &self.net.vs)];
         if let Some(t) = &self.target {
             stores.push(("target/", &t.vs));

@@ -70,7 +70,7 @@ fn the_views_of_a_colour_split_are_channel_groups_of_one_crop() {
 
     // A training step's loss sees 2 views of the 8 images, each from its own encoder.
     let method = Method::new(&cfg.objective).unwrap();
-    let (out, rep) = method.loss(&net, None, &x, 2, 8).unwrap();
+    let (out, rep) = method.loss(&net, None, &x, 2, 8, None).unwrap();
     assert!(out.loss.double_value(&[]).is_finite());
     assert!(out.parts.iter().any(|(n, _)| *n == "mi_lower_bound"));
     assert_eq!(rep.size(), vec![8, 128], "the probe reads both encoders' features");
@@ -90,7 +90,7 @@ fn a_patch_pair_trains_one_shared_encoder_on_both_patches() {
     let net = Network::of_run(&cfg, Device::Cpu);
     let Backbone::Split(split) = &net.backbone else { panic!("the patch recipe has model.split") };
     assert_eq!(split.encoders(), 1);
-    let (out, rep) = Method::new(&cfg.objective).unwrap().loss(&net, None, &x, 2, 8).unwrap();
+    let (out, rep) = Method::new(&cfg.objective).unwrap().loss(&net, None, &x, 2, 8, None).unwrap();
     assert!(out.loss.double_value(&[]).is_finite());
     assert_eq!(rep.size(), vec![8, 128]);
     // The representation of whole 28 x 28 images is the shared encoder's.

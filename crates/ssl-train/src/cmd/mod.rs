@@ -6,5 +6,6 @@ pub mod compare;
 pub mod doctor;
 pub mod eval;
 pub mod export;
+pub mod launch;
 pub mod recipes;
 pub mod views;

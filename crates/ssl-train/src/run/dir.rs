@@ -16,6 +16,12 @@ use super::tensorboard::EventWriter;
 /// An open run folder.
 pub struct RunDir {
     path: PathBuf,
+    /// None for the other ranks of a data-parallel run: only rank 0 writes.
+    writer: Option<Writer>,
+}
+
+/// What the process that writes a run folder holds.
+struct Writer {
     metrics: BufWriter<File>,
     /// TensorBoard's view of the same lines.
     events: EventWriter,
@@ -110,7 +116,7 @@ impl RunDir {
             .open(path.join("metrics.jsonl"))
             .with_context(|| format!("cannot create {}", path.join("metrics.jsonl").display()))?;
         let events = EventWriter::create(&path)?;
-        Ok(RunDir { path, metrics: BufWriter::new(metrics), events, _lock: lock })
+        Ok(RunDir { path, writer: Some(Writer { metrics: BufWriter::new(metrics), events, _lock: lock }) })
     }
 
     /// Reopens an existing run folder to continue it (`--resume`): metrics are appended. Fails,
@@ -123,7 +129,18 @@ impl RunDir {
             .open(path.join("metrics.jsonl"))
             .with_context(|| format!("cannot append to {}", path.join("metrics.jsonl").display()))?;
         let events = EventWriter::create(path)?;
-        Ok(RunDir { path: path.to_path_buf(), metrics: BufWriter::new(metrics), events, _lock: lock })
+        Ok(RunDir { path: path.to_path_buf(), writer: Some(Writer { metrics: BufWriter::new(metrics), events, _lock: lock }) })
+    }
+
+    /// Rank ≥ 1 of a data-parallel run: reads `path` (a resumed run's checkpoint) and writes
+    /// nothing (every write is skipped; rank 0 writes the folder).
+    pub fn reader(path: &Path) -> RunDir {
+        RunDir { path: path.to_path_buf(), writer: None }
+    }
+
+    /// Whether this process writes the folder (false on ranks ≥ 1).
+    pub fn writes(&self) -> bool {
+        self.writer.is_some()
     }
 
     /// The folder.
@@ -139,16 +156,19 @@ impl RunDir {
     /// Appends one line to `metrics.jsonl` and its values to the TensorBoard event file, and
     /// flushes both.
     pub fn log(&mut self, line: &MetricLine) -> Result<()> {
-        writeln!(self.metrics, "{}", line.to_json())?;
-        self.metrics.flush()?;
-        self.events.log(line)
+        let Some(w) = self.writer.as_mut() else { return Ok(()) };
+        writeln!(w.metrics, "{}", line.to_json())?;
+        w.metrics.flush()?;
+        w.events.log(line)
     }
 
     /// Writes `name` atomically (`ssl_io::write_atomic`): `write` fills a temporary sibling that
     /// keeps the extension (plotters picks the format by it), which is then renamed.
     pub fn write_atomic(&self, name: &str, write: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
         let dest = self.file(name);
-        ssl_io::write_atomic(&dest, write).map_err(atomic_error)?;
+        if self.writes() {
+            ssl_io::write_atomic(&dest, write).map_err(atomic_error)?;
+        }
         Ok(dest)
     }
 
@@ -166,7 +186,9 @@ impl RunDir {
     /// Writes a text file atomically.
     pub fn write_text(&self, name: &str, text: &str) -> Result<PathBuf> {
         let dest = self.file(name);
-        ssl_io::write_bytes_atomic(&dest, text)?;
+        if self.writes() {
+            ssl_io::write_bytes_atomic(&dest, text)?;
+        }
         Ok(dest)
     }
 }

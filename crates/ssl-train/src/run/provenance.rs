@@ -38,6 +38,12 @@ pub struct Provenance {
     pub threads: i32,
     /// Mixed precision in use.
     pub amp: bool,
+    /// Processes of a data-parallel run (1: a single process; absent in older folders).
+    #[serde(default = "one")]
+    pub world_size: usize,
+    /// The process group's backend (`gloo` | `nccl`) of a data-parallel run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
     /// The command line that started the run.
     pub command: String,
     /// When it started (RFC 3339).
@@ -54,6 +60,10 @@ pub struct Provenance {
     /// Wall time of the invocation that finished the run (training and evaluation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wall_seconds: Option<f64>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// One `--resume`.
