@@ -129,7 +129,7 @@ impl ProcessGroup {
 
     /// Every rank's `t` concatenated along dim 0 in rank order (`[world·n, ...]` from `[n, ...]`).
     /// Differentiable: the gradient of each rank's slice is the sum over ranks of the gradients
-    /// that reach it (PyTorch's `_c10d_functional_autograd.all_gather_into_tensor`), so a loss
+    /// that reach it (as PyTorch's autograd all-gather; every rank must gather in the same order), so a loss
     /// computed identically on every rank from the gathered tensor gets, after the gradients are
     /// averaged over ranks, exactly the gradient of the single-process loss.
     pub fn all_gather(&self, t: &Tensor) -> Result<Tensor, DistError> {

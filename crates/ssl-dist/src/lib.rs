@@ -5,8 +5,8 @@
 //! against the pinned wheel) gives Rust
 //! - [`Store`]: the TCP store (rank 0 or torchrun's agent hosts it) and the file store;
 //! - [`ProcessGroup`]: Gloo (CPU) or NCCL (CUDA, `--features nccl`) with broadcast, all-reduce
-//!   (sum, or mean in flat buckets as DDP does), an all-gather that carries gradients
-//!   (`_c10d_functional_autograd`), and a barrier;
+//!   (sum, or mean in flat buckets as DDP does), an all-gather that carries gradients (a C++
+//!   autograd function whose backward sums over ranks and waits for it), and a barrier;
 //! - [`Launch`]: a process's rank and world from torchrun's, `env://`'s, a PyTorchJob's or
 //!   SLURM's environment.
 //!
