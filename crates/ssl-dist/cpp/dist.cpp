@@ -7,14 +7,10 @@
 // owns (and frees with `delete`).
 
 #include <ATen/ATen.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
-#include <torch/csrc/distributed/c10d/GroupRegistry.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef SSL_DIST_NCCL
@@ -57,12 +53,9 @@ struct SslStore {
 };
 
 struct SslGroup {
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
   c10::intrusive_ptr<c10d::Backend> backend;
-  std::string name;
   int size;
   std::chrono::milliseconds timeout;
-  bool nccl;
 };
 
 extern "C" {
@@ -115,26 +108,19 @@ char* ssl_dist_store_get(SslStore* s, const char* key, uint8_t* data, size_t cap
   });
 }
 
-// A Gloo process group over `store`, registered under `name` for the functional (autograd)
-// collectives.
-char* ssl_dist_gloo(SslStore* s, int rank, int world, int64_t timeout_ms, const char* name, SslGroup** out) {
+// A Gloo process group over `store`.
+char* ssl_dist_gloo(SslStore* s, int rank, int world, int64_t timeout_ms, SslGroup** out) {
   return guarded([&] {
     auto timeout = std::chrono::milliseconds(timeout_ms);
     auto opts = c10d::ProcessGroupGloo::Options::create_default(timeout);
     opts->threads = 1;
     auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(s->store, rank, world, opts);
-    auto group = c10::make_intrusive<c10d::ProcessGroup>(s->store, rank, world);
-    group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
-    group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
-    group->setGroupName(name);
-    backend->setGroupUid(name);
-    c10d::register_process_group(name, group);
-    *out = new SslGroup{group, backend, std::string(name), world, timeout, false};
+    *out = new SslGroup{backend, world, timeout};
   });
 }
 
 // An NCCL process group on cuda:`device`; NULL-with-message when built without NCCL.
-char* ssl_dist_nccl(SslStore* s, int rank, int world, int device, int64_t timeout_ms, const char* name, SslGroup** out) {
+char* ssl_dist_nccl(SslStore* s, int rank, int world, int device, int64_t timeout_ms, SslGroup** out) {
 #ifdef SSL_DIST_NCCL
   return guarded([&] {
     auto timeout = std::chrono::milliseconds(timeout_ms);
@@ -143,17 +129,11 @@ char* ssl_dist_nccl(SslStore* s, int rank, int world, int device, int64_t timeou
     opts->timeout = timeout;
     auto backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(s->store, rank, world, opts);
     backend->setBoundDeviceId(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)));
-    auto group = c10::make_intrusive<c10d::ProcessGroup>(s->store, rank, world);
-    group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, backend);
-    group->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
-    group->setGroupName(name);
-    backend->setGroupUid(name);
-    c10d::register_process_group(name, group);
-    *out = new SslGroup{group, backend, std::string(name), world, timeout, true};
+    *out = new SslGroup{backend, world, timeout};
   });
 #else
-  (void)s; (void)rank; (void)world; (void)device; (void)timeout_ms; (void)name; (void)out;
-  return copy_string("this build has no NCCL: rebuild with `--features nccl` (needs the CUDA headers `cargo xtask setup --cuda` installs)");
+  (void)s; (void)rank; (void)world; (void)device; (void)timeout_ms; (void)out;
+  return copy_string("this build has no NCCL: rebuild with `--features nccl` (needs the CUDA headers of the pip packages nvidia-cuda-crt and nvidia-cuda-cccl beside the wheel)");
 #endif
 }
 
@@ -168,7 +148,6 @@ bool ssl_dist_has_nccl() {
 void ssl_dist_group_free(SslGroup* g) {
   if (g == nullptr) return;
   try {
-    c10d::unregister_process_group(g->name);
     g->backend->shutdown();
   } catch (...) {
   }

@@ -31,16 +31,8 @@ unsafe extern "C" {
     pub fn ssl_dist_store_free(s: *mut SslStore);
     pub fn ssl_dist_store_set(s: *mut SslStore, key: *const c_char, data: *const u8, len: usize) -> *mut c_char;
     pub fn ssl_dist_store_get(s: *mut SslStore, key: *const c_char, data: *mut u8, cap: usize, len: *mut usize) -> *mut c_char;
-    pub fn ssl_dist_gloo(s: *mut SslStore, rank: c_int, world: c_int, timeout_ms: i64, name: *const c_char, out: *mut *mut SslGroup) -> *mut c_char;
-    pub fn ssl_dist_nccl(
-        s: *mut SslStore,
-        rank: c_int,
-        world: c_int,
-        device: c_int,
-        timeout_ms: i64,
-        name: *const c_char,
-        out: *mut *mut SslGroup,
-    ) -> *mut c_char;
+    pub fn ssl_dist_gloo(s: *mut SslStore, rank: c_int, world: c_int, timeout_ms: i64, out: *mut *mut SslGroup) -> *mut c_char;
+    pub fn ssl_dist_nccl(s: *mut SslStore, rank: c_int, world: c_int, device: c_int, timeout_ms: i64, out: *mut *mut SslGroup) -> *mut c_char;
     pub fn ssl_dist_has_nccl() -> bool;
     pub fn ssl_dist_group_free(g: *mut SslGroup);
     pub fn ssl_dist_broadcast(g: *mut SslGroup, t: *mut C_tensor, root: c_int) -> *mut c_char;

@@ -2,9 +2,7 @@
 //! data-parallel training: broadcast, summed and averaged all-reduce in flat buckets, an
 //! all-gather that carries gradients, and a barrier.
 
-use std::ffi::CString;
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,8 +39,6 @@ pub fn has_nccl() -> bool {
 
 /// Bytes per all-reduce bucket (DDP's default is 25 MiB).
 pub const BUCKET_BYTES: usize = 25 << 20;
-
-static GROUPS: AtomicUsize = AtomicUsize::new(0);
 
 /// `world` processes that run the same collectives in the same order.
 pub struct ProcessGroup {
@@ -82,13 +78,12 @@ impl ProcessGroup {
                 "the nccl backend: this build has no NCCL (build with `--features nccl` on a machine with the CUDA headers)".into(),
             ));
         }
-        let name = CString::new(format!("ssl-dist-{}", GROUPS.fetch_add(1, Ordering::SeqCst))).expect("no NUL");
         let mut raw = ptr::null_mut();
-        // SAFETY: a live store, a C string and an out-pointer; the shim catches C++ exceptions.
+        // SAFETY: a live store and an out-pointer; the shim catches C++ exceptions.
         let err = unsafe {
             match backend {
-                Backend::Gloo => ffi::ssl_dist_gloo(store.raw, rank as i32, world as i32, millis(timeout), name.as_ptr(), &mut raw),
-                Backend::Nccl => ffi::ssl_dist_nccl(store.raw, rank as i32, world as i32, device as i32, millis(timeout), name.as_ptr(), &mut raw),
+                Backend::Gloo => ffi::ssl_dist_gloo(store.raw, rank as i32, world as i32, millis(timeout), &mut raw),
+                Backend::Nccl => ffi::ssl_dist_nccl(store.raw, rank as i32, world as i32, device as i32, millis(timeout), &mut raw),
             }
         };
         ffi::check(err).map_err(|m| collective(rank, world, format!("create the {} process group", backend.name()), m))?;
@@ -166,14 +161,6 @@ impl ProcessGroup {
             }
             Ok(())
         })
-    }
-
-    /// Averages the gradients of `params` over the ranks (DDP's all-reduce before the optimiser
-    /// step). Parameters without a gradient are skipped; every rank must hold gradients for the
-    /// same parameters.
-    pub fn average_gradients(&self, params: &[Tensor]) -> Result<(), DistError> {
-        let grads: Vec<Tensor> = params.iter().map(Tensor::grad).filter(Tensor::defined).collect();
-        self.all_reduce_mean(&grads)
     }
 
     /// Runs `op` on flat copies of `tensors` (grouped by kind and device, at most

@@ -19,16 +19,41 @@ struct Cli {
     command: Cmd,
 }
 
+/// The recipe a command works on: a shipped one or a file, with overrides.
+#[derive(clap::Args)]
+struct RecipeArgs {
+    /// A shipped recipe by name (see `recipes`; default: the SimCLR Fashion-MNIST recipe).
+    #[arg(long, conflicts_with = "config")]
+    recipe: Option<String>,
+    /// A recipe file (TOML).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override a recipe key, e.g. --set schedule.lr=0.3 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+impl RecipeArgs {
+    /// The recipe file or shipped recipe named (the default recipe when neither is).
+    fn source(&self) -> Source {
+        match (&self.config, &self.recipe) {
+            (Some(p), _) => Source::File(p.clone()),
+            (None, r) => Source::Recipe(r.clone().unwrap_or_else(|| DEFAULT_RECIPE.into())),
+        }
+    }
+
+    /// The checked config of [`RecipeArgs::source`] with the overrides.
+    fn load(&self) -> anyhow::Result<Config> {
+        Config::load(&self.source(), &self.overrides)
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Train a recipe (default: SimCLR on Fashion-MNIST) and evaluate it.
     Train {
-        /// A shipped recipe by name (see `recipes`).
-        #[arg(long, conflicts_with = "config")]
-        recipe: Option<String>,
-        /// A recipe file (TOML).
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        recipe: RecipeArgs,
         /// cpu, cuda or auto (a run option, not part of the recipe: a run resumes on any device).
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
@@ -41,9 +66,6 @@ enum Cmd {
         /// Parent folder of run folders.
         #[arg(long, default_value = "runs")]
         runs_dir: PathBuf,
-        /// Override a recipe key, e.g. --set schedule.lr=0.3 (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
         /// Print the resolved config and exit.
         #[arg(long)]
         dry_run: bool,
@@ -158,15 +180,8 @@ enum Cmd {
     },
     /// Render a grid of a recipe's training views (rows: images; columns: original, then k views).
     Views {
-        /// A shipped recipe by name.
-        #[arg(long, conflicts_with = "config")]
-        recipe: Option<String>,
-        /// A recipe file (TOML).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Override a recipe key (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
+        #[command(flatten)]
+        recipe: RecipeArgs,
         /// Number of images (rows).
         #[arg(long, default_value_t = 6)]
         images: usize,
@@ -184,15 +199,8 @@ enum Cmd {
     /// Images/s of a recipe's loader alone, its step alone and both together, on the device it
     /// would train on (a temporary run folder, deleted after).
     Bench {
-        /// A shipped recipe by name (see `recipes`).
-        #[arg(long, conflicts_with = "config")]
-        recipe: Option<String>,
-        /// A recipe file (TOML).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Override a recipe key (repeatable).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        overrides: Vec<String>,
+        #[command(flatten)]
+        recipe: RecipeArgs,
         /// cpu, cuda or auto.
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
@@ -307,7 +315,8 @@ fn dry_run_verdict(problems: Vec<String>) -> anyhow::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Cmd::Train { recipe, config, device, threads, name, runs_dir, overrides, dry_run, resume, nproc, dist_backend, dist_timeout } => {
+        Cmd::Train { recipe: recipe_args, device, threads, name, runs_dir, dry_run, resume, nproc, dist_backend, dist_timeout } => {
+            let RecipeArgs { recipe, config, overrides } = &recipe_args;
             if let Some(n) = nproc.filter(|_| !dry_run) {
                 let args = without_nproc(std::env::args().skip(1).collect());
                 let code = ssl_train::cmd::launch::spawn_local(n, args, name.as_deref(), threads, resume.is_some())?;
@@ -329,12 +338,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     let saved =
                         ssl_train::config::read_saved(&run.join("config.toml")).map_err(|e| anyhow::anyhow!("cannot resume {}: {e:#}", run.display()))?;
                     if recipe.is_some() || config.is_some() || !overrides.is_empty() {
-                        let src = match (&recipe, &config) {
-                            (Some(r), _) => Source::Recipe(r.clone()),
-                            (None, Some(p)) => Source::File(p.clone()),
-                            (None, None) => Source::File(run.join("config.toml")),
-                        };
-                        let asked = Config::load(&src, &overrides)?;
+                        let src = if recipe.is_none() && config.is_none() { Source::File(run.join("config.toml")) } else { recipe_args.source() };
+                        let asked = Config::load(&src, overrides)?;
                         let diff = ssl_train::config::differences(&saved, &asked);
                         if !diff.is_empty() {
                             anyhow::bail!(
@@ -348,17 +353,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     saved
                 }
                 None => {
-                    let src = match config {
-                        Some(p) => Source::File(p),
-                        None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
-                    };
+                    let src = recipe_args.source();
                     if dry_run {
                         // Every problem at once: the config's ranges, the run folder, the data.
-                        let raw = RunConfig::load(&src, &overrides)?;
+                        let raw = RunConfig::load(&src, overrides)?;
                         println!("# config ({src}{with_sets})\n{}", raw.to_toml());
                         return dry_run_verdict(preflight(&raw, &opts));
                     }
-                    let cfg = Config::load(&src, &overrides)?;
+                    let cfg = Config::load(&src, overrides)?;
                     println!("# config ({src}{with_sets})\n{}", cfg.to_toml());
                     cfg
                 }
@@ -385,13 +387,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             opts.stop = Some(stop);
             if let Some(launch) = launch {
+                let cuda = ssl_models::pick_device(device)?.is_cuda();
                 let backend = match dist_backend.as_str() {
                     "gloo" => ssl_dist::Backend::Gloo,
                     "nccl" => ssl_dist::Backend::Nccl,
-                    _ if ssl_models::pick_device(device)?.is_cuda() => ssl_dist::Backend::Nccl,
+                    _ if cuda => ssl_dist::Backend::Nccl,
                     _ => ssl_dist::Backend::Gloo,
                 };
-                if backend == ssl_dist::Backend::Nccl && !ssl_models::pick_device(device)?.is_cuda() {
+                if backend == ssl_dist::Backend::Nccl && !cuda {
                     anyhow::bail!("--dist-backend nccl needs CUDA tensors: use --device cuda on a GPU machine, or --dist-backend gloo");
                 }
                 opts.progress &= launch.rank == 0;
@@ -476,12 +479,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {}", path.display());
             Ok(())
         }
-        Cmd::Bench { recipe, config, overrides, device, threads, steps, warmup, json } => {
-            let src = match config {
-                Some(p) => Source::File(p),
-                None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
-            };
-            let cfg = Config::load(&src, &overrides)?;
+        Cmd::Bench { recipe, device, threads, steps, warmup, json } => {
+            let cfg = recipe.load()?;
             let report = ssl_train::cmd::bench::bench(&cfg, &ssl_train::cmd::bench::BenchOptions { device, threads, steps, warmup })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -490,12 +489,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Views { recipe, config, overrides, images, views, seed, out } => {
-            let src = match config {
-                Some(p) => Source::File(p),
-                None => Source::Recipe(recipe.unwrap_or_else(|| DEFAULT_RECIPE.into())),
-            };
-            let cfg = Config::load(&src, &overrides)?;
+        Cmd::Views { recipe, images, views, seed, out } => {
+            let src = recipe.source();
+            let cfg = recipe.load()?;
             let (rows, cols) = ssl_train::cmd::views::views_grid(&cfg, images, views.unwrap_or(cfg.model.draws_per_image(cfg.views.count)), seed, &out)?;
             println!("wrote {} ({rows} images x {} views of {src}, first column the original)", out.display(), cols - 1);
             Ok(())

@@ -8,16 +8,22 @@ use ssl_train::study::infomin_sweetspot::{self, SweetspotRow, DISTANCES};
 use ssl_train::study::readout::{Readout, ViewStudyBudget};
 use ssl_train::study::StudyOutput;
 
+/// A study folder `name` in a temporary folder with the toy data, and the tiny budget on it.
+fn tiny(name: &str) -> (tempfile::TempDir, std::path::PathBuf, StudyOutput, ViewStudyBudget) {
+    let (tmp, data) = common::toy_data(200, 60);
+    let out = tmp.path().join(name);
+    let study = StudyOutput::create(&out, false).unwrap();
+    let budget = ViewStudyBudget { epochs: 1, train_limit: 128, bank: 64, queries: 32, data_root: Some(data), seed: None };
+    (tmp, out, study, budget)
+}
+
 fn summary(dir: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
 }
 
 #[test]
 fn the_colour_part_writes_its_table_figure_and_every_documented_key() {
-    let (tmp, data) = common::toy_data(200, 60);
-    let out = tmp.path().join("colour");
-    let study = StudyOutput::create(&out, false).unwrap();
-    let budget = ViewStudyBudget { epochs: 1, train_limit: 128, bank: 64, queries: 32, data_root: Some(data), seed: None };
+    let (_tmp, out, study, budget) = tiny("colour");
     infomin_colour::run(&study, budget, ssl_models::DeviceChoice::Cpu, None).unwrap();
     let s = summary(&out);
     let rows = s["colour"].as_array().unwrap();
@@ -40,10 +46,7 @@ fn the_colour_part_writes_its_table_figure_and_every_documented_key() {
 
 #[test]
 fn the_sweetspot_part_writes_its_table_figure_and_every_documented_key() {
-    let (tmp, data) = common::toy_data(200, 60);
-    let out = tmp.path().join("sweet");
-    let study = StudyOutput::create(&out, false).unwrap();
-    let budget = ViewStudyBudget { epochs: 1, train_limit: 128, bank: 64, queries: 32, data_root: Some(data), seed: None };
+    let (_tmp, out, study, budget) = tiny("sweet");
     infomin_sweetspot::run(&study, budget, ssl_models::DeviceChoice::Cpu, None).unwrap();
     let s = summary(&out);
     let rows = s["sweetspot"].as_array().unwrap();

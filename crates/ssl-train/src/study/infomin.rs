@@ -118,6 +118,13 @@ pub struct Verdict {
     pub evidence: String,
 }
 
+impl Verdict {
+    /// The verdicts as a Markdown list (`- **verdict** — claim: evidence`), for summary.md.
+    pub fn markdown(verdicts: &[Verdict]) -> String {
+        verdicts.iter().map(|v| format!("- **{}** — {}: {}\n", v.verdict, v.claim, v.evidence)).collect()
+    }
+}
+
 /// `summary.json` of the factors part.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FactorsSummary {
@@ -356,9 +363,7 @@ pub fn markdown(s: &FactorsSummary) -> String {
         "| chance (majority class / mean position) | {:.3} | {:.3} | 0 | {:.2} | |\n\n",
         s.chance.object_accuracy, s.chance.background_accuracy, s.chance.position_error_px
     );
-    for v in &s.verdicts {
-        t += &format!("- **{}** — {}: {}\n", v.verdict, v.claim, v.evidence);
-    }
+    t += &Verdict::markdown(&s.verdicts);
     t
 }
 

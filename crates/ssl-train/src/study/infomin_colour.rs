@@ -193,9 +193,7 @@ pub fn markdown(s: &ColourSummary) -> String {
         );
     }
     t += "\n";
-    for v in &s.verdicts {
-        t += &format!("- **{}** — {}: {}\n", v.verdict, v.claim, v.evidence);
-    }
+    t += &Verdict::markdown(&s.verdicts);
     t
 }
 

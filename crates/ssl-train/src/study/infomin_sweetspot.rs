@@ -188,9 +188,7 @@ pub fn markdown(s: &SweetspotSummary) -> String {
         t += &format!("| {} | {:.3} | {:.3} | {:.4} | {:.4} | {:.0} |\n", r.setting, r.i_nce, r.ln_k, r.linear, r.knn, r.train_seconds);
     }
     t += &format!("| encoder at initialisation | | | {:.4} | {:.4} | |\n\n", s.init.linear, s.init.knn);
-    for v in &s.verdicts {
-        t += &format!("- **{}** — {}: {}\n", v.verdict, v.claim, v.evidence);
-    }
+    t += &Verdict::markdown(&s.verdicts);
     t
 }
 
