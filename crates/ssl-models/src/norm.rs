@@ -70,16 +70,20 @@ impl BatchNorm {
         let c = size[1];
         let dims: Vec<i64> = (0..size.len() as i64).filter(|&d| d != 1).collect();
         let n = (x.numel() as i64 / c) as f64;
-        let mean = x.mean_dim(dims.as_slice(), false, Kind::Float);
-        let var = x.to_kind(Kind::Float).var_correction(dims.as_slice(), 0, false);
-        let count = Tensor::full([1], n, (Kind::Float, x.device()));
+        // Statistics accumulated as libtorch's own batch norm does: in double on the CPU, in
+        // float on a GPU.
+        let acc = if x.device().is_cuda() { Kind::Float } else { Kind::Double };
+        let xa = x.to_kind(acc);
+        let mean = xa.mean_dim(dims.as_slice(), false, acc);
+        let var = xa.var_correction(dims.as_slice(), 0, false);
+        let count = Tensor::full([1], n, (acc, x.device()));
         let stats = Tensor::cat(&[mean, var, count], 0).unsqueeze(0);
         let all = sync.all_gather(&stats);
         let (means, vars, counts) = (all.narrow(1, 0, c), all.narrow(1, c, c), all.narrow(1, 2 * c, 1).detach());
-        let total = counts.sum(Kind::Float);
-        let mean_g = (&means * &counts).sum_dim_intlist(0, false, Kind::Float) / &total;
+        let total = counts.sum(acc);
+        let mean_g = (&means * &counts).sum_dim_intlist(0, false, acc) / &total;
         let spread = (&means - mean_g.unsqueeze(0)).square();
-        let var_g = ((&vars + spread) * &counts).sum_dim_intlist(0, false, Kind::Float) / &total;
+        let var_g = ((&vars + spread) * &counts).sum_dim_intlist(0, false, acc) / &total;
         let mut shape = vec![1i64; size.len()];
         shape[1] = c;
         let mut y = (x - mean_g.view(shape.as_slice())) * (&var_g + self.eps).rsqrt().view(shape.as_slice());

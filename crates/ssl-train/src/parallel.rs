@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use ssl_dist::{Backend, DistError, Launch, ProcessGroup};
 use ssl_models::CrossReplica;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device, Tensor};
 
 /// This process's part in a data-parallel job.
 pub struct Parallel {
@@ -163,7 +163,7 @@ impl CrossReplica for BatchStats {
     fn all_gather(&self, t: &Tensor) -> Tensor {
         let wire = self.0.on_wire(t);
         match self.0.group.all_gather(&wire) {
-            Ok(all) => all.to_device(t.device()).to_kind(Kind::Float),
+            Ok(all) => all.to_device(t.device()).to_kind(t.kind()),
             // A forward pass cannot return an error: stop this rank with the message.
             Err(e) => panic!("synchronised batch norm: {e}"),
         }
