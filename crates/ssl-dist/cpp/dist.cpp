@@ -18,6 +18,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -56,6 +57,22 @@ struct SslGroup {
   c10::intrusive_ptr<c10d::Backend> backend;
   int size;
   std::chrono::milliseconds timeout;
+  // Nanoseconds spent in collectives (issuing and waiting, backward passes included).
+  std::atomic<uint64_t> nanos{0};
+
+  // Runs `f` (a collective and its wait), adding its duration to `nanos`.
+  template <typename F>
+  auto timed(F&& f) {
+    auto start = std::chrono::steady_clock::now();
+    struct Add {
+      SslGroup* g;
+      std::chrono::steady_clock::time_point start;
+      ~Add() {
+        g->nanos += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+      }
+    } add{this, start};
+    return f();
+  }
 };
 
 extern "C" {
@@ -161,8 +178,7 @@ char* ssl_dist_broadcast(SslGroup* g, at::Tensor* t, int root) {
     c10d::BroadcastOptions opts;
     opts.rootRank = root;
     opts.timeout = g->timeout;
-    auto work = g->backend->broadcast(ts, opts);
-    work->wait(g->timeout);
+    g->timed([&] { return g->backend->broadcast(ts, opts)->wait(g->timeout); });
   });
 }
 
@@ -173,8 +189,7 @@ char* ssl_dist_all_reduce_sum(SslGroup* g, at::Tensor* t) {
     c10d::AllreduceOptions opts;
     opts.reduceOp = c10d::ReduceOp::SUM;
     opts.timeout = g->timeout;
-    auto work = g->backend->allreduce(ts, opts);
-    work->wait(g->timeout);
+    g->timed([&] { return g->backend->allreduce(ts, opts)->wait(g->timeout); });
   });
 }
 
@@ -194,7 +209,7 @@ struct GatherFunction : public torch::autograd::Function<GatherFunction> {
     std::vector<at::Tensor> inputs{input};
     c10d::AllgatherOptions opts;
     opts.timeout = g->timeout;
-    g->backend->allgather(outputs, inputs, opts)->wait(g->timeout);
+    g->timed([&] { return g->backend->allgather(outputs, inputs, opts)->wait(g->timeout); });
     return at::cat(outputs[0], 0);
   }
 
@@ -206,7 +221,7 @@ struct GatherFunction : public torch::autograd::Function<GatherFunction> {
     c10d::AllreduceOptions opts;
     opts.reduceOp = c10d::ReduceOp::SUM;
     opts.timeout = g->timeout;
-    g->backend->allreduce(ts, opts)->wait(g->timeout);
+    g->timed([&] { return g->backend->allreduce(ts, opts)->wait(g->timeout); });
     return {sum.narrow(0, g->backend->getRank() * rows, rows).contiguous(), at::Tensor()};
   }
 };
@@ -218,12 +233,16 @@ char* ssl_dist_all_gather(SslGroup* g, at::Tensor* t, at::Tensor** out) {
   });
 }
 
+// Nanoseconds this group has spent in collectives so far.
+uint64_t ssl_dist_comm_nanos(SslGroup* g) {
+  return g->nanos.load();
+}
+
 char* ssl_dist_barrier(SslGroup* g) {
   return guarded([&] {
     c10d::BarrierOptions opts;
     opts.timeout = g->timeout;
-    auto work = g->backend->barrier(opts);
-    work->wait(g->timeout);
+    g->timed([&] { return g->backend->barrier(opts)->wait(g->timeout); });
   });
 }
 

@@ -39,6 +39,7 @@ unsafe extern "C" {
     pub fn ssl_dist_all_reduce_sum(g: *mut SslGroup, t: *mut C_tensor) -> *mut c_char;
     pub fn ssl_dist_all_gather(g: *mut SslGroup, t: *mut C_tensor, out: *mut *mut C_tensor) -> *mut c_char;
     pub fn ssl_dist_barrier(g: *mut SslGroup) -> *mut c_char;
+    pub fn ssl_dist_comm_nanos(g: *mut SslGroup) -> u64;
 }
 
 /// Takes the error string of a call (NULL: success) and frees it.

@@ -136,6 +136,13 @@ impl ProcessGroup {
         Ok(unsafe { Tensor::from_ptr(out) })
     }
 
+    /// Time this process has spent in the group's collectives so far (issuing them and waiting
+    /// for the other ranks; the all-gathers' backward passes included).
+    pub fn communication_time(&self) -> Duration {
+        // SAFETY: a live group; an atomic read.
+        Duration::from_nanos(unsafe { ffi::ssl_dist_comm_nanos(self.raw) })
+    }
+
     /// Waits until every rank reaches this point.
     pub fn barrier(&self) -> Result<(), DistError> {
         // SAFETY: a live group.

@@ -102,6 +102,7 @@ fn rank_collectives() {
     g.all_reduce_mean(&[p.grad()]).unwrap();
     assert!(close(&p.grad(), &Tensor::from_slice(&[((w + 1.0) / 2.0) as f32; 2])));
     g.barrier().unwrap();
+    assert!(g.communication_time() > Duration::ZERO, "the collectives' time is counted");
 }
 
 #[test]

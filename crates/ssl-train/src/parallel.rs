@@ -134,6 +134,11 @@ impl Parallel {
         Ok(all.transpose(0, 1))
     }
 
+    /// Time spent in collectives so far (see [`ProcessGroup::communication_time`]).
+    pub fn communication_time(&self) -> Duration {
+        self.group.communication_time()
+    }
+
     /// Waits for every rank.
     pub fn barrier(&self) -> Result<()> {
         Ok(self.group.barrier()?)

@@ -175,11 +175,14 @@ struct EpochStats {
     steps: usize,
     /// Start and images of the current logging window (for images/s).
     window: (Instant, usize),
+    /// Time in collectives when the epoch started (data-parallel runs).
+    communication: Option<std::time::Duration>,
 }
 
 impl EpochStats {
-    fn new() -> Self {
-        EpochStats { started: Instant::now(), loss_sum: 0.0, steps: 0, window: (Instant::now(), 0) }
+    fn new(parallel: Option<&Parallel>) -> Self {
+        let communication = parallel.map(Parallel::communication_time);
+        EpochStats { started: Instant::now(), loss_sum: 0.0, steps: 0, window: (Instant::now(), 0), communication }
     }
 }
 
@@ -585,7 +588,7 @@ impl Trainer {
         let epoch = self.epoch();
         if self.epoch_stats.is_none() {
             self.bar.set_prefix(format!("epoch {}/{}", epoch + 1, self.cfg.training.epochs));
-            self.epoch_stats = Some(EpochStats::new());
+            self.epoch_stats = Some(EpochStats::new(self.opts.parallel.as_deref()));
         }
         let lr = self.cfg.schedule.at(self.step, self.total, self.warmup, self.cfg.training.batch_size);
         // `draws` images per image: the k views, or one draw that a channel split cuts into them.
@@ -679,14 +682,21 @@ impl Trainer {
     /// Closes the epoch the last step belonged to: its metrics line, the periodic checkpoint and
     /// the monitor. Returns the epoch's mean loss.
     pub fn end_epoch(&mut self) -> Result<f64> {
-        let stats = self.epoch_stats.take().unwrap_or_else(EpochStats::new);
+        let stats = self.epoch_stats.take().unwrap_or_else(|| EpochStats::new(self.opts.parallel.as_deref()));
         let done = self.step.div_ceil(self.steps_per_epoch.max(1)); // epochs done, 1-based index of this one
         let secs = stats.started.elapsed().as_secs_f64();
         let mean = stats.loss_sum / stats.steps.max(1) as f64;
         self.train_seconds += secs;
         self.epoch_losses.push(mean);
-        let line =
-            EpochLine { epoch: done, step: self.step, loss: mean, seconds: secs, images_per_s: (stats.steps * self.cfg.training.batch_size) as f64 / secs };
+        let communication_seconds = self.opts.parallel.as_ref().zip(stats.communication).map(|(p, start)| (p.communication_time() - start).as_secs_f64());
+        let line = EpochLine {
+            epoch: done,
+            step: self.step,
+            loss: mean,
+            seconds: secs,
+            images_per_s: (stats.steps * self.cfg.training.batch_size) as f64 / secs,
+            communication_seconds,
+        };
         self.run.log(&MetricLine::Epoch(line))?;
         let every = self.cfg.checkpoint.every_epochs;
         if every > 0 && done.is_multiple_of(every) && done < self.cfg.training.epochs {

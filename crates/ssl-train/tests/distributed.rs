@@ -237,6 +237,56 @@ fn train_nproc_and_torchrun_give_the_single_process_weights() {
     assert!(diff < TOLERANCE, "{diff}");
 }
 
+/// One rank of a job whose rank 1 dies after 3 steps (of 4; a checkpoint is written after
+/// step 2): rank 0 trains with `train` and must stop with an error.
+#[test]
+fn rank_of_a_job_that_loses_a_rank() {
+    if std::env::var(ROLE).ok().as_deref() != Some("rank_of_a_job_that_loses_a_rank") {
+        return;
+    }
+    let (data, runs) = (env_path("SSL_TEST_DATA"), env_path("SSL_TEST_RUNS"));
+    let cfg = config_with(&data, "simclr", &["checkpoint.every_epochs=1"]);
+    let opts = RunOptions { parallel: Some(parallel()), ..options(&runs, "lost") };
+    if std::env::var("RANK").unwrap() == "0" {
+        let err = train(&cfg, &opts).err().expect("rank 1 died");
+        eprintln!("ERROR: {err:#}");
+        std::process::exit(3);
+    }
+    let mut t = ssl_train::trainer::Trainer::new(&cfg, opts).unwrap();
+    while t.steps_done() < 3 {
+        let mut batches = t.epoch_batches();
+        while let Some(batch) = batches.next() {
+            t.step(&batch.unwrap()).unwrap();
+            t.check_interrupt().unwrap(); // the same collectives as `train` issues
+            if t.steps_done() == 3 {
+                std::process::exit(9); // dies without a word, mid-epoch
+            }
+        }
+        drop(batches);
+        t.end_epoch().unwrap();
+    }
+}
+
+#[test]
+fn a_rank_that_dies_stops_the_others_with_a_message_and_the_last_checkpoint_kept() {
+    let (tmp, data) = common::toy_data(64, 20);
+    let runs = tmp.path().join("runs");
+    let env = [("SSL_TEST_DATA", data.display().to_string()), ("SSL_TEST_RUNS", runs.display().to_string())];
+    let started = std::time::Instant::now();
+    let outs = job("rank_of_a_job_that_loses_a_rank", 2, &env);
+    assert_eq!(outs[1].status.code(), Some(9), "{}", text(&outs[1]));
+    let msg = text(&outs[0]);
+    assert!(!outs[0].status.success(), "rank 0 went on: {msg}");
+    assert!(msg.contains("rank 0/2"), "the message names the rank: {msg}");
+    println!("rank 0 said: {}", msg.lines().find(|l| l.contains("rank 0/2")).unwrap_or_default());
+    assert!(started.elapsed() < Duration::from_secs(50), "a dead peer is found before the timeout (60 s)");
+    // The checkpoint of epoch 1 (step 2) is whole and loadable.
+    let ckpt = runs.join("lost").join("checkpoint.safetensors");
+    assert!(Tensor::read_safetensors(&ckpt).unwrap().len() > 20);
+    let metrics = std::fs::read_to_string(runs.join("lost").join("metrics.jsonl")).unwrap();
+    assert!(metrics.lines().any(|l| l.contains("\"epoch\":1") && l.contains("images_per_s") && l.contains("communication_seconds")));
+}
+
 /// One rank of a job meant to fail: prints the error and exits with 3.
 #[test]
 fn rank_refuses() {

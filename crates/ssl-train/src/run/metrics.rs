@@ -81,8 +81,12 @@ pub struct EpochLine {
     pub loss: f64,
     /// Wall time of the epoch.
     pub seconds: f64,
-    /// Training images per second over the epoch.
+    /// Training images per second over the epoch (all processes of a data-parallel run).
     pub images_per_s: f64,
+    /// Data-parallel runs: seconds of the epoch rank 0 spent in collectives (sending, and
+    /// waiting for the other ranks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub communication_seconds: Option<f64>,
 }
 
 /// The monitor's look at the backbone (see `crate::monitor`).
