@@ -21,11 +21,17 @@ fn main() {
         .define("USE_C10D_GLOO", None)
         .define("USE_DISTRIBUTED", None);
     if std::env::var_os("CARGO_FEATURE_NCCL").is_some() {
-        // The wheel's CUDA packages (nvidia/cu13, nvidia/nccl) sit beside torch/.
-        let nvidia: PathBuf = root.parent().expect("site-packages").join("nvidia");
+        // The wheel's CUDA packages (nvidia/cu13: the runtime API; nvidia/nccl: the pinned
+        // nccl.h) sit beside torch/; the headers the wheel lacks (crt/, cccl/) are what
+        // `cargo xtask setup` puts in .deps/cuda-headers.
+        let site = root.parent().expect("torch/ has a parent");
+        let extra: PathBuf = site.parent().expect(".deps").join("cuda-headers/nvidia/cu13/include");
+        if !extra.join("crt").is_dir() {
+            panic!("ssl-dist --features nccl: the CUDA headers are missing ({} has no crt/): run `cargo xtask setup`", extra.display());
+        }
         build.define("USE_C10D_NCCL", None).define("USE_CUDA", None).define("SSL_DIST_NCCL", None);
-        for dir in ["cu13/include", "cu13/include/cccl", "nccl/include"] {
-            build.include(nvidia.join(dir));
+        for dir in [site.join("nvidia/cu13/include"), extra.clone(), extra.join("cccl"), site.join("nvidia/nccl/include")] {
+            build.include(dir);
         }
         println!("cargo:rustc-link-lib=dylib=torch_cuda");
         println!("cargo:rustc-link-lib=dylib=c10_cuda");

@@ -23,6 +23,8 @@ pub const TORCHVISION_VERSION: &str = "0.26.0";
 /// TensorBoard's own event reader (with the three packages it imports), beside torchvision: the
 /// tests read the runs' event files back with it.
 pub const TENSORBOARD_PACKAGES: [&str; 4] = ["tensorboard==2.21.0", "protobuf==7.36.2", "absl-py==2.5.1", "packaging==26.4"];
+/// The Pillow torchvision imports (the version pip chose when it was unpinned).
+pub const PILLOW: &str = "pillow==13.0.0";
 /// Where torchvision and Pillow are installed (on `PYTHONPATH` after [`TORCH_DIR`]).
 pub const PYTHON_EXTRA_DIR: &str = ".deps/python-extra";
 /// What building and testing the Python bindings needs (`cargo xtask wheel`, the pytest suite):
@@ -30,6 +32,11 @@ pub const PYTHON_EXTRA_DIR: &str = ".deps/python-extra";
 pub const PYTHON_TOOLS: [&str; 3] = ["maturin==1.16.0", "numpy==2.4.6", "pytest==9.2.0"];
 /// Where they are installed (`PYTHONPATH` of the wheel build and of pytest).
 pub const PYTHON_TOOLS_DIR: &str = ".deps/python-tools";
+/// The CUDA headers PyTorch's wheel does not ship (`cuda_runtime.h`'s crt/ and cccl/) that
+/// compiling `ssl-dist` with `--features nccl` needs, pinned to the wheel's CUDA 13.0.
+pub const CUDA_HEADERS: [&str; 2] = ["nvidia-cuda-crt==13.0.88", "nvidia-cuda-cccl==13.0.85"];
+/// Where they are installed (`crates/ssl-dist/build.rs` looks there).
+pub const CUDA_HEADERS_DIR: &str = ".deps/cuda-headers";
 /// The idx files of Fashion-MNIST.
 pub const FASHION_FILES: [&str; 4] = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
 
@@ -50,6 +57,7 @@ pub fn run_all(root: &Path) -> Result<(), String> {
         ("OpenBLAS", &ensure_openblas, "libopenblas-dev"),
         ("Fashion-MNIST", &|| ensure_fashion_mnist(root), "data/fashion-mnist"),
         ("Python tools", &|| ensure_python_tools(root), PYTHON_TOOLS_DIR),
+        ("CUDA headers", &|| ensure_cuda_headers(root), CUDA_HEADERS_DIR),
     ])
 }
 
@@ -128,74 +136,72 @@ fn ensure_torch(root: &Path) -> Result<Outcome, String> {
     Ok(Outcome::Installed)
 }
 
-/// torchvision (and Pillow, which it imports) and TensorBoard's reader into `.deps/python-extra`,
-/// via a `.partial` folder.
-fn ensure_torchvision(root: &Path) -> Result<Outcome, String> {
-    let dir = root.join(PYTHON_EXTRA_DIR);
-    let markers = [dir.join(format!("torchvision-{TORCHVISION_VERSION}.dist-info")), dir.join("tensorboard-2.21.0.dist-info")];
-    if markers.iter().all(|m| m.exists()) {
-        step(&format!("torchvision {TORCHVISION_VERSION} and TensorBoard's reader: present in {PYTHON_EXTRA_DIR}"));
-        return Ok(Outcome::Present);
-    }
-    let python = find_python().ok_or_else(|| "torchvision: no python3 with pip found; install python3-pip, then run again".to_string())?;
-    let partial = root.join(format!("{PYTHON_EXTRA_DIR}.partial"));
-    for stale in [&partial, &dir] {
-        if stale.exists() {
-            std::fs::remove_dir_all(stale).map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
-        }
-    }
-    step(&format!(
-        "torchvision: installing torchvision=={TORCHVISION_VERSION}, pillow and TensorBoard's reader ({}; ~30 MB) into {PYTHON_EXTRA_DIR}:",
-        TENSORBOARD_PACKAGES.join(" ")
-    ));
-    let mut cmd = Command::new(&python);
-    cmd.args([
-        "-m",
-        "pip",
-        "install",
-        "--progress-bar",
-        "on",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--root-user-action=ignore",
-        "--no-deps",
-        "--target",
-    ])
-    .arg(&partial)
-    .arg(format!("torchvision=={TORCHVISION_VERSION}"))
-    .arg("pillow")
-    .args(TENSORBOARD_PACKAGES);
-    run("pip install torchvision", cmd).map_err(|e| format!("{e}\n  torchvision could not be installed: check that PyPI is reachable, then run again"))?;
-    std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dir.display()))?;
-    step(&format!("torchvision: installed in {PYTHON_EXTRA_DIR}"));
-    Ok(Outcome::Installed)
+/// Python packages installed with pip into one folder of `.deps/` (via a `.partial` folder, so a
+/// broken install is never taken for a finished one).
+struct PipFolder<'a> {
+    /// What the step is called in its messages.
+    label: &'a str,
+    /// The folder, relative to the workspace root.
+    dir: &'a str,
+    /// `name==version` of each package.
+    packages: Vec<String>,
+    /// Without the packages' dependencies.
+    no_deps: bool,
+    /// About how much is downloaded, for the message.
+    size: &'a str,
 }
 
-/// maturin, numpy and pytest into `.deps/python-tools` (via a `.partial` folder).
-fn ensure_python_tools(root: &Path) -> Result<Outcome, String> {
-    let dir = root.join(PYTHON_TOOLS_DIR);
-    let markers: Vec<PathBuf> = PYTHON_TOOLS.iter().map(|p| dir.join(format!("{}.dist-info", p.replace("==", "-")))).collect();
-    if markers.iter().all(|m| m.exists()) {
-        step(&format!("Python tools ({}): present in {PYTHON_TOOLS_DIR}", PYTHON_TOOLS.join(", ")));
-        return Ok(Outcome::Present);
-    }
-    let python = find_python().ok_or_else(|| "Python tools: no python3 with pip found; install python3-pip, then run again".to_string())?;
-    let partial = root.join(format!("{PYTHON_TOOLS_DIR}.partial"));
-    for stale in [&partial, &dir] {
-        if stale.exists() {
-            std::fs::remove_dir_all(stale).map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
+impl PipFolder<'_> {
+    /// Installs the packages unless every one's `dist-info` is already in the folder.
+    fn ensure(&self, root: &Path) -> Result<Outcome, String> {
+        let (label, dir_name) = (self.label, self.dir);
+        let dir = root.join(dir_name);
+        // pip names a package's record `name_with_underscores-version.dist-info`.
+        let markers: Vec<PathBuf> = self.packages.iter().map(|p| dir.join(format!("{}.dist-info", p.replace('-', "_").replace("==", "-")))).collect();
+        if markers.iter().all(|m| m.exists()) {
+            step(&format!("{label} ({}): present in {dir_name}", self.packages.join(", ")));
+            return Ok(Outcome::Present);
         }
+        let python = find_python().ok_or_else(|| format!("{label}: no python3 with pip found; install python3-pip, then run again"))?;
+        let partial = root.join(format!("{dir_name}.partial"));
+        for stale in [&partial, &dir] {
+            if stale.exists() {
+                std::fs::remove_dir_all(stale).map_err(|e| format!("cannot remove {}: {e}", stale.display()))?;
+            }
+        }
+        step(&format!("{label}: installing {} ({}) into {dir_name}:", self.packages.join(" "), self.size));
+        let mut cmd = Command::new(&python);
+        cmd.args(["-m", "pip", "install", "--progress-bar", "on", "--disable-pip-version-check", "--no-input", "--root-user-action=ignore"]);
+        if self.no_deps {
+            cmd.arg("--no-deps");
+        }
+        cmd.arg("--target").arg(&partial).args(&self.packages);
+        run(&format!("pip install {}", self.packages.join(" ")), cmd)
+            .map_err(|e| format!("{e}\n  {label} could not be installed: check that PyPI is reachable, then run again"))?;
+        std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dir.display()))?;
+        step(&format!("{label}: installed in {dir_name}"));
+        Ok(Outcome::Installed)
     }
-    step(&format!("Python tools: installing {} (~40 MB) into {PYTHON_TOOLS_DIR}:", PYTHON_TOOLS.join(" ")));
-    let mut cmd = Command::new(&python);
-    cmd.args(["-m", "pip", "install", "--progress-bar", "on", "--disable-pip-version-check", "--no-input", "--root-user-action=ignore", "--target"])
-        .arg(&partial)
-        .args(PYTHON_TOOLS);
-    run("pip install maturin numpy pytest", cmd)
-        .map_err(|e| format!("{e}\n  the Python tools could not be installed: check that PyPI is reachable, then run again"))?;
-    std::fs::rename(&partial, &dir).map_err(|e| format!("cannot move {} to {}: {e}", partial.display(), dir.display()))?;
-    step(&format!("Python tools: installed in {PYTHON_TOOLS_DIR}"));
-    Ok(Outcome::Installed)
+}
+
+/// torchvision, Pillow and TensorBoard's reader into `.deps/python-extra` (no dependencies:
+/// torch is beside them).
+fn ensure_torchvision(root: &Path) -> Result<Outcome, String> {
+    let mut packages = vec![format!("torchvision=={TORCHVISION_VERSION}"), PILLOW.to_string()];
+    packages.extend(TENSORBOARD_PACKAGES.iter().map(|p| p.to_string()));
+    PipFolder { label: "torchvision and TensorBoard's reader", dir: PYTHON_EXTRA_DIR, packages, no_deps: true, size: "~30 MB" }.ensure(root)
+}
+
+/// maturin, numpy and pytest into `.deps/python-tools`.
+fn ensure_python_tools(root: &Path) -> Result<Outcome, String> {
+    let packages = PYTHON_TOOLS.iter().map(|p| p.to_string()).collect();
+    PipFolder { label: "Python tools", dir: PYTHON_TOOLS_DIR, packages, no_deps: false, size: "~40 MB" }.ensure(root)
+}
+
+/// The CUDA headers the wheel lacks and `ssl-dist --features nccl` compiles against.
+fn ensure_cuda_headers(root: &Path) -> Result<Outcome, String> {
+    let packages = CUDA_HEADERS.iter().map(|p| p.to_string()).collect();
+    PipFolder { label: "CUDA headers (for NCCL)", dir: CUDA_HEADERS_DIR, packages, no_deps: true, size: "~20 MB" }.ensure(root)
 }
 
 /// The first `python3`/`python` that has pip.

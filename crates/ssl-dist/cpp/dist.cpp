@@ -150,7 +150,7 @@ char* ssl_dist_nccl(SslStore* s, int rank, int world, int device, int64_t timeou
   });
 #else
   (void)s; (void)rank; (void)world; (void)device; (void)timeout_ms; (void)out;
-  return copy_string("this build has no NCCL: rebuild with `--features nccl` (needs the CUDA headers of the pip packages nvidia-cuda-crt and nvidia-cuda-cccl beside the wheel)");
+  return copy_string("this build has no NCCL: rebuild with `--features nccl` (its CUDA headers come with `cargo xtask setup`)");
 #endif
 }
 

@@ -74,9 +74,7 @@ impl ProcessGroup {
             return Err(DistError::Launch { var: "RANK", value: rank.to_string(), expected: format!("a rank below the world size {world}") });
         }
         if backend == Backend::Nccl && !has_nccl() {
-            return Err(DistError::Unsupported(
-                "the nccl backend: this build has no NCCL (build with `--features nccl` on a machine with the CUDA headers)".into(),
-            ));
+            return Err(DistError::Unsupported("the nccl backend: this build has no NCCL (build with `--features nccl` after `cargo xtask setup`)".into()));
         }
         let mut raw = ptr::null_mut();
         // SAFETY: a live store and an out-pointer; the shim catches C++ exceptions.
