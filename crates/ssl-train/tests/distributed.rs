@@ -79,7 +79,7 @@ fn job(name: &str, world: usize, env: &[(&str, String)]) -> Vec<Output> {
     let children: Vec<_> = (0..world)
         .map(|rank| {
             let mut cmd = Command::new(std::env::current_exe().unwrap());
-            cmd.args(["--exact", name, "--nocapture", "--test-threads", "1"])
+            cmd.args(["--exact", name, "--ignored", "--nocapture", "--test-threads", "1"])
                 .env(ROLE, name)
                 .env("RANK", rank.to_string())
                 .env("WORLD_SIZE", world.to_string())
@@ -105,6 +105,7 @@ fn parallel() -> std::sync::Arc<Parallel> {
 
 /// One rank of a 2-process run of `SSL_TEST_METHOD`.
 #[test]
+#[ignore = "one rank of a multi-process test: started by the test that needs it"]
 fn rank_trains() {
     if std::env::var(ROLE).ok().as_deref() != Some("rank_trains") {
         return;
@@ -240,6 +241,7 @@ fn train_nproc_and_torchrun_give_the_single_process_weights() {
 /// One rank of a job whose rank 1 dies after 3 steps (of 4; a checkpoint is written after
 /// step 2): rank 0 trains with `train` and must stop with an error.
 #[test]
+#[ignore = "one rank of a multi-process test: started by the test that needs it"]
 fn rank_of_a_job_that_loses_a_rank() {
     if std::env::var(ROLE).ok().as_deref() != Some("rank_of_a_job_that_loses_a_rank") {
         return;
@@ -289,6 +291,7 @@ fn a_rank_that_dies_stops_the_others_with_a_message_and_the_last_checkpoint_kept
 
 /// One rank of a job meant to fail: prints the error and exits with 3.
 #[test]
+#[ignore = "one rank of a multi-process test: started by the test that needs it"]
 fn rank_refuses() {
     if std::env::var(ROLE).ok().as_deref() != Some("rank_refuses") {
         return;
