@@ -664,12 +664,12 @@ impl Trainer {
     /// Saves a checkpoint and stops the run with an error when Ctrl-C was pressed (or
     /// `stop_after_steps` is reached).
     pub fn check_interrupt(&mut self) -> Result<()> {
-        let mut interrupted = self.opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+        let mut interrupted = self.opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) || self.opts.stop_after_steps == Some(self.step);
         if let Some(p) = &self.opts.parallel {
             // Every rank stops after the same step when any was interrupted.
             interrupted = p.sum(f64::from(u8::from(interrupted)))? > 0.0;
         }
-        if interrupted || self.opts.stop_after_steps == Some(self.step) {
+        if interrupted {
             self.bar.abandon();
             let epoch = self.step.saturating_sub(1) / self.steps_per_epoch.max(1); // the epoch of the last step
             self.save(epoch, false)?;

@@ -289,6 +289,53 @@ fn a_rank_that_dies_stops_the_others_with_a_message_and_the_last_checkpoint_kept
     assert!(metrics.lines().any(|l| l.contains("\"epoch\":1") && l.contains("images_per_s") && l.contains("communication_seconds")));
 }
 
+/// One rank of a job of which only rank 0 is interrupted after 3 steps (as by Ctrl-C there), or,
+/// with `SSL_TEST_RESUME`, of the job that resumes it.
+#[test]
+#[ignore = "one rank of a multi-process test: started by the test that needs it"]
+fn rank_interrupted_then_resumed() {
+    if std::env::var(ROLE).ok().as_deref() != Some("rank_interrupted_then_resumed") {
+        return;
+    }
+    let (data, runs) = (env_path("SSL_TEST_DATA"), env_path("SSL_TEST_RUNS"));
+    let cfg = config(&data, "simclr");
+    let mut opts = RunOptions { parallel: Some(parallel()), ..options(&runs, "interrupted") };
+    match std::env::var("SSL_TEST_RESUME") {
+        Ok(dir) => {
+            opts.resume = Some(PathBuf::from(dir));
+            train(&cfg, &opts).unwrap();
+        }
+        Err(_) => {
+            if std::env::var("RANK").unwrap() == "0" {
+                opts.stop_after_steps = Some(3);
+            }
+            let err = train(&cfg, &opts).err().expect("every rank stops");
+            let stopped = err.downcast_ref::<ssl_train::trainer::Interrupted>().expect("an interrupt, not a failure");
+            assert_eq!(stopped.step, 3, "every rank stops after the same step");
+        }
+    }
+}
+
+#[test]
+fn an_interrupt_on_one_rank_stops_every_rank_and_the_run_resumes_to_the_same_weights() {
+    let (tmp, data) = common::toy_data(64, 20);
+    let single = tmp.path().join("single");
+    train(&config(&data, "simclr"), &options(&single, "s")).unwrap();
+    let runs = tmp.path().join("runs");
+    let env = vec![("SSL_TEST_DATA", data.display().to_string()), ("SSL_TEST_RUNS", runs.display().to_string())];
+    for (rank, o) in job("rank_interrupted_then_resumed", 2, &env).iter().enumerate() {
+        assert!(o.status.success(), "rank {rank}: {}", text(o));
+    }
+    let mut resume = env.clone();
+    resume.push(("SSL_TEST_RESUME", runs.join("interrupted").display().to_string()));
+    for (rank, o) in job("rank_interrupted_then_resumed", 2, &resume).iter().enumerate() {
+        assert!(o.status.success(), "resume, rank {rank}: {}", text(o));
+    }
+    let (diff, _) = max_difference(&single.join("s").join("checkpoint.safetensors"), &runs.join("interrupted").join("checkpoint.safetensors"));
+    println!("2 processes, interrupted after step 3 and resumed, vs 1 process straight through: {diff:.3e}");
+    assert!(diff < TOLERANCE, "{diff}");
+}
+
 /// One rank of a job meant to fail: prints the error and exits with 3.
 #[test]
 #[ignore = "one rank of a multi-process test: started by the test that needs it"]
