@@ -18,6 +18,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -46,6 +47,14 @@ char* guarded(F&& f) {
     return copy_string("unknown C++ exception");
   }
 }
+
+// libtorch's own log lines below FATAL off while it lives: TCPStore logs every connection retry
+// and its final failure with a C++ backtrace, and the caller gets that failure as its error.
+struct QuietLogs {
+  int saved = FLAGS_caffe2_log_level;
+  QuietLogs() { FLAGS_caffe2_log_level = std::max(saved, 3); }
+  ~QuietLogs() { FLAGS_caffe2_log_level = saved; }
+};
 
 }  // namespace
 
@@ -92,6 +101,7 @@ char* ssl_dist_tcp_store(const char* host, uint16_t port, int world, bool is_ser
     if (world > 0) opts.numWorkers = static_cast<std::size_t>(world);
     opts.waitWorkers = world > 0;
     opts.timeout = std::chrono::milliseconds(timeout_ms);
+    QuietLogs quiet;
     c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
     auto prefixed = c10::make_intrusive<c10d::PrefixStore>(std::string(prefix), tcp);
     *out = new SslStore{prefixed};

@@ -234,15 +234,40 @@ fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
         cases.push((tr(&["--device", "cuda"]), "CUDA"));
         cases.push((tr(&["--device", "cuda", "--dry-run"]), "CUDA"));
     }
-    assert!(cases.len() >= 60, "the corpus has {} cases", cases.len());
+    // Data-parallel launches: the launcher's variables and flags.
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let job = |rank: &'static str, world: &'static str| vec![("RANK", rank.to_string()), ("WORLD_SIZE", world.to_string())];
+    let with_master = |mut v: Vec<(&'static str, String)>, port: &str| {
+        v.extend([("MASTER_ADDR", "127.0.0.1".to_string()), ("MASTER_PORT", port.to_string())]);
+        v
+    };
+    let mut launches: Vec<(Vec<String>, Vec<(&str, String)>, &str)> = vec![
+        (tr(&[]), job("0", "0"), "WORLD_SIZE=0: at least 1 process"),
+        (tr(&[]), with_master(job("2", "2"), "29500"), "RANK=2: a rank below WORLD_SIZE=2"),
+        (tr(&[]), job("0", "2"), "MASTER_ADDR=: the host of rank 0"),
+        (tr(&[]), with_master(job("0", "2"), "http"), "MASTER_PORT=http"),
+        (tr(&["--dist-timeout", "2"]), with_master(job("1", "2"), &nobody), "rank 1/2: connect to the store at 127.0.0.1"),
+        (tr(&["--nproc", "2"]), job("0", "2"), "--nproc inside a launched job"),
+        (tr(&["--nproc", "0"]), vec![], "--nproc 0"),
+        (tr(&["--nproc", "2", "--set", "training.batch_size=15"]), vec![], "training.batch_size = 15 over 2 processes"),
+    ];
+    if !tch::Cuda::is_available() {
+        launches.push((tr(&["--dist-backend", "nccl"]), job("0", "1"), "--dist-backend nccl needs CUDA"));
+    }
+    let all = cases.iter().map(|(a, e)| (a, Vec::new(), *e)).chain(launches.iter().map(|(a, v, e)| (a, v.clone(), *e)));
+    assert!(cases.len() + launches.len() >= 68, "the corpus has {} cases", cases.len() + launches.len());
 
     let mut failures = Vec::new();
-    for (args, expected) in &cases {
+    let total = cases.len() + launches.len();
+    for (args, vars, expected) in all {
+        let expected = &expected;
         let before = snapshot(t);
-        let out = Command::new(env!("CARGO_BIN_EXE_ssl-train")).args(args).env_remove("RUST_BACKTRACE").output().unwrap();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_ssl-train")).args(args).envs(vars.iter().map(|(k, v)| (k, v))).env_remove("RUST_BACKTRACE").output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let after = snapshot(t);
-        let shown = args.iter().map(|a| a.replace(&t.display().to_string(), "$T")).collect::<Vec<_>>().join(" ");
+        let env: String = vars.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        let shown = env + &args.iter().map(|a| a.replace(&t.display().to_string(), "$T")).collect::<Vec<_>>().join(" ");
         let mut wrong = Vec::new();
         if out.status.success() {
             wrong.push("exit 0".to_string());
@@ -261,8 +286,8 @@ fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
             failures.push(format!("ssl-train {shown}\n    {}\n    stderr: {}", wrong.join("; "), stderr.trim().replace('\n', "\n            ")));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    println!("{} bad-input cases refused cleanly", cases.len());
+    assert!(failures.is_empty(), "{} of {total} cases failed:\n{}", failures.len(), failures.join("\n"));
+    println!("{total} bad-input cases refused cleanly");
 }
 
 /// The plain export of the test split, on the CPU.
