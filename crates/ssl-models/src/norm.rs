@@ -70,26 +70,31 @@ impl BatchNorm {
         let c = size[1];
         let dims: Vec<i64> = (0..size.len() as i64).filter(|&d| d != 1).collect();
         let n = (x.numel() as i64 / c) as f64;
-        // Statistics accumulated as libtorch's own batch norm does: in double on the CPU, in
-        // float on a GPU.
-        let acc = if x.device().is_cuda() { Kind::Float } else { Kind::Double };
-        let xa = x.to_kind(acc);
-        let mean = xa.mean_dim(dims.as_slice(), false, acc);
-        let var = xa.var_correction(dims.as_slice(), 0, false);
-        let count = Tensor::full([1], n, (acc, x.device()));
+        // One pass for both statistics (Welford, as libtorch's batch norm), in float: on the CPU
+        // libtorch accumulates in double, which costs this non-fused layer a copy of the input
+        // for 14% of the throughput (docs/distributed.md).
+        let (var, mean) = x.to_kind(Kind::Float).var_mean_correction(dims.as_slice(), 0, false);
+        let count = Tensor::full([1], n, (Kind::Float, x.device()));
         let stats = Tensor::cat(&[mean, var, count], 0).unsqueeze(0);
         let all = sync.all_gather(&stats);
         let (means, vars, counts) = (all.narrow(1, 0, c), all.narrow(1, c, c), all.narrow(1, 2 * c, 1).detach());
-        let total = counts.sum(acc);
-        let mean_g = (&means * &counts).sum_dim_intlist(0, false, acc) / &total;
+        let total = counts.sum(Kind::Float);
+        let mean_g = (&means * &counts).sum_dim_intlist(0, false, Kind::Float) / &total;
         let spread = (&means - mean_g.unsqueeze(0)).square();
-        let var_g = ((&vars + spread) * &counts).sum_dim_intlist(0, false, acc) / &total;
+        let var_g = ((&vars + spread) * &counts).sum_dim_intlist(0, false, Kind::Float) / &total;
         let mut shape = vec![1i64; size.len()];
         shape[1] = c;
-        let mut y = (x - mean_g.view(shape.as_slice())) * (&var_g + self.eps).rsqrt().view(shape.as_slice());
-        if let (Some(w), Some(b)) = (&self.inner.ws, &self.inner.bs) {
-            y = y * w.view(shape.as_slice()) + b.view(shape.as_slice());
-        }
+        // y = (x − μ)·γ/σ + β as one scale and one shift per channel: two passes over the input.
+        let invstd = (&var_g + self.eps).rsqrt();
+        let (scale, shift) = match (&self.inner.ws, &self.inner.bs) {
+            (Some(w), Some(b)) => {
+                let scale = w * &invstd;
+                let shift = b - &mean_g * &scale;
+                (scale, shift)
+            }
+            _ => (invstd.shallow_clone(), -&mean_g * &invstd),
+        };
+        let y = x * scale.to_kind(x.kind()).view(shape.as_slice()) + shift.to_kind(x.kind()).view(shape.as_slice());
         tch::no_grad(|| {
             let m = self.momentum;
             let n_all = total.double_value(&[]);
@@ -99,7 +104,7 @@ impl BatchNorm {
             rm.copy_(&(&rm * (1.0 - m) + mean_g.detach() * m));
             rv.copy_(&(&rv * (1.0 - m) + unbiased.detach() * m));
         });
-        y.to_kind(x.kind())
+        y
     }
 }
 

@@ -22,7 +22,8 @@ use tch::{nn, Device, Tensor};
 /// This process's part in a data-parallel job.
 pub struct Parallel {
     group: ProcessGroup,
-    launch: Launch,
+    /// The CUDA device of this process (`LOCAL_RANK`).
+    local_rank: usize,
 }
 
 impl Parallel {
@@ -30,27 +31,27 @@ impl Parallel {
     /// `cuda:LOCAL_RANK`). Every collective fails with a message after `timeout`.
     pub fn connect(launch: Launch, backend: Backend, timeout: Duration) -> Result<Arc<Parallel>> {
         let group = launch.connect(backend, launch.local_rank, timeout)?;
-        Ok(Arc::new(Parallel { group, launch }))
+        Ok(Arc::new(Parallel { group, local_rank: launch.local_rank }))
     }
 
     /// Global rank.
     pub fn rank(&self) -> usize {
-        self.launch.rank
+        self.group.rank()
     }
 
     /// Rank on this machine (the CUDA device).
     pub fn local_rank(&self) -> usize {
-        self.launch.local_rank
+        self.local_rank
     }
 
     /// Processes in the job.
     pub fn world_size(&self) -> usize {
-        self.launch.world_size
+        self.group.world_size()
     }
 
     /// Rank 0 writes the run folder.
     pub fn is_main(&self) -> bool {
-        self.launch.rank == 0
+        self.rank() == 0
     }
 
     /// `gloo` | `nccl`.

@@ -241,7 +241,9 @@ fn every_bad_input_is_refused_with_a_message_and_nothing_changed() {
         v.extend([("MASTER_ADDR", "127.0.0.1".to_string()), ("MASTER_PORT", port.to_string())]);
         v
     };
-    let mut launches: Vec<(Vec<String>, Vec<(&str, String)>, &str)> = vec![
+    // (arguments, environment, expected message)
+    type Launch<'a> = (Vec<String>, Vec<(&'a str, String)>, &'a str);
+    let mut launches: Vec<Launch> = vec![
         (tr(&[]), job("0", "0"), "WORLD_SIZE=0: at least 1 process"),
         (tr(&[]), with_master(job("2", "2"), "29500"), "RANK=2: a rank below WORLD_SIZE=2"),
         (tr(&[]), job("0", "2"), "MASTER_ADDR=: the host of rank 0"),

@@ -257,7 +257,7 @@ fn rank_of_a_job_that_loses_a_rank() {
     let mut t = ssl_train::trainer::Trainer::new(&cfg, opts).unwrap();
     while t.steps_done() < 3 {
         let mut batches = t.epoch_batches();
-        while let Some(batch) = batches.next() {
+        for batch in batches.by_ref() {
             t.step(&batch.unwrap()).unwrap();
             t.check_interrupt().unwrap(); // the same collectives as `train` issues
             if t.steps_done() == 3 {
