@@ -7,19 +7,8 @@ fn main() {
     torch_link::emit();
     let lib = torch_link::libtorch_lib_dir().expect("ssl-dist: set LIBTORCH (or build through torch-sys) to the PyTorch wheel's torch/ folder");
     let root = lib.parent().expect("torch/lib has a parent").to_path_buf();
-    let include = root.join("include");
-    let mut build = cc::Build::new();
-    build
-        .cpp(true)
-        .file("cpp/dist.cpp")
-        .include(&include)
-        .include(include.join("torch/csrc/api/include"))
-        .include("cpp/gloo-stub")
-        .flag("-std=c++17")
-        .flag("-w")
-        .define("_GLIBCXX_USE_CXX11_ABI", "1")
-        .define("USE_C10D_GLOO", None)
-        .define("USE_DISTRIBUTED", None);
+    let mut build = torch_link::cpp_build();
+    build.file("cpp/dist.cpp").include("cpp/gloo-stub").define("USE_C10D_GLOO", None).define("USE_DISTRIBUTED", None);
     if std::env::var_os("CARGO_FEATURE_NCCL").is_some() {
         // The wheel's CUDA packages (nvidia/cu13: the runtime API; nvidia/nccl: the pinned
         // nccl.h) sit beside torch/; the headers the wheel lacks (crt/, cccl/) are what
@@ -37,8 +26,6 @@ fn main() {
         println!("cargo:rustc-link-lib=dylib=c10_cuda");
     }
     build.compile("ssl_dist_shim");
-    println!("cargo:rustc-link-search=native={}", lib.display());
-    println!("cargo:rustc-link-lib=dylib=torch_cpu");
-    println!("cargo:rustc-link-lib=dylib=c10");
+    torch_link::link_torch_cpu();
     println!("cargo:rerun-if-changed=cpp");
 }

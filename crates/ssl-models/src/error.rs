@@ -138,6 +138,22 @@ pub enum ModelError {
         /// The value given.
         name: String,
     },
+    /// A memory format or precision the device cannot run (checked before any work).
+    #[error("{setting}: {device} cannot run it: {why}")]
+    Unsupported {
+        /// The setting and its value, e.g. `training.precision = \"bfloat16\"`.
+        setting: String,
+        /// The device, e.g. `the CPU (Intel Xeon ...)`.
+        device: String,
+        /// What is missing.
+        why: String,
+    },
+    /// libtorch refused to switch autocast.
+    #[error("autocast: {message}")]
+    Autocast {
+        /// libtorch's message.
+        message: String,
+    },
     /// `--device cuda` without a CUDA device.
     #[error("--device cuda was asked for but libtorch sees no CUDA device")]
     CudaUnavailable,

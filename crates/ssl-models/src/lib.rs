@@ -13,7 +13,8 @@
 //! * [`split`]: channel-split encoders (CMC / InfoMin §4): a ResNet per channel group of one
 //!   input (Lab's L | ab, …), each group's encoding one view.
 //! * [`ema`]: momentum (EMA) encoders.
-//! * [`amp`]: dynamic loss scaling for autocast on CUDA.
+//! * [`amp`]: dynamic loss scaling for autocast on CUDA; [`precision`]: bfloat16 autocast on the
+//!   CPU or CUDA; [`layout`]: channels-last weights and images (both for speed only).
 //! * [`checkpoint`]: atomic `.safetensors` checkpoints (model, optimiser, position) and the
 //!   torchvision-loadable backbone export.
 //! * [`device`]: picks CUDA when present; [`seed`]: seeded construction that other threads'
@@ -40,8 +41,10 @@ pub mod device;
 pub mod ema;
 pub mod error;
 pub mod head;
+pub mod layout;
 pub mod norm;
 pub mod optim;
+pub mod precision;
 pub mod resnet;
 pub mod schedule;
 pub mod seed;
@@ -50,8 +53,10 @@ pub mod split;
 pub use device::{pick_device, DeviceChoice};
 pub use error::{ModelError, OptimizerStateError, Result};
 pub use head::{Mlp, MlpConfig};
+pub use layout::MemoryFormat;
 pub use norm::{BatchNorm, CrossReplica, ReplicaSync};
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
-pub use resnet::{ResNet, ResNetConfig, Stem};
+pub use precision::Precision;
+pub use resnet::{FoldedResNet, ResNet, ResNetConfig, Stem};
 pub use seed::seeded;
 pub use split::{ChannelSplit, SplitEncoder};

@@ -65,6 +65,24 @@ impl BatchNorm {
         self.sync = sync;
     }
 
+    /// Eval mode as one affine map per channel, `y = x·scale + shift` with the running
+    /// statistics: scale = γ / √(σ² + ε), shift = β − μ·scale (no gradient).
+    pub fn eval_affine(&self) -> (Tensor, Tensor) {
+        tch::no_grad(|| {
+            let invstd = (&self.inner.running_var + self.eps).rsqrt();
+            let scale = match &self.inner.ws {
+                Some(w) => w * &invstd,
+                None => invstd,
+            };
+            let shift = -&self.inner.running_mean * &scale;
+            let shift = match &self.inner.bs {
+                Some(b) => shift + b,
+                None => shift,
+            };
+            (scale, shift)
+        })
+    }
+
     fn synchronised(&self, x: &Tensor, sync: &dyn CrossReplica) -> Tensor {
         let size = x.size();
         let c = size[1];

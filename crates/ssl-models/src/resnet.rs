@@ -93,10 +93,49 @@ impl ResNetConfig {
 }
 
 /// torchvision's conv init: Kaiming normal, fan-out, ReLU gain: N(0, 2 / (out · k²)).
-fn conv(p: &nn::Path, cin: i64, cout: i64, k: i64, stride: i64, padding: i64) -> nn::Conv2D {
+fn conv(p: &nn::Path, cin: i64, cout: i64, k: i64, stride: i64, padding: i64) -> Conv {
     let std = (2.0 / (cout * k * k) as f64).sqrt();
     let cfg = ConvConfig { stride, padding, bias: false, ws_init: Init::Randn { mean: 0.0, stdev: std }, ..Default::default() };
-    nn::conv2d(p, cin, cout, k, cfg)
+    Conv { layer: nn::conv2d(p, cin, cout, k, cfg), stride, padding }
+}
+
+/// A bias-free convolution and its geometry (tch keeps the config private).
+#[derive(Debug)]
+struct Conv {
+    layer: nn::Conv2D,
+    stride: i64,
+    padding: i64,
+}
+
+impl nn::Module for Conv {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.apply(&self.layer)
+    }
+}
+
+impl Conv {
+    /// This convolution followed by `bn` in eval mode, as one convolution with a bias.
+    fn fold(&self, bn: &BatchNorm) -> FoldedConv {
+        let (scale, shift) = bn.eval_affine();
+        let w = tch::no_grad(|| &self.layer.ws * scale.view([-1, 1, 1, 1]));
+        FoldedConv { w, b: shift, stride: self.stride, padding: self.padding }
+    }
+}
+
+/// A convolution with the batch norm after it folded in (inference only): with the running
+/// statistics, BN(conv(x, w)) = conv(x, w·s) + (β − μ·s), s = γ / √(σ² + ε) per output channel.
+#[derive(Debug)]
+struct FoldedConv {
+    w: Tensor,
+    b: Tensor,
+    stride: i64,
+    padding: i64,
+}
+
+impl FoldedConv {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.conv2d(&self.w, Some(&self.b), [self.stride; 2], [self.padding; 2], [1, 1], 1)
+    }
 }
 
 /// BatchNorm initialised as torchvision (weight 1, bias 0), not tch's uniform default.
@@ -107,9 +146,9 @@ fn bn(p: &nn::Path, c: i64, zero: bool) -> BatchNorm {
 /// One residual block (basic or bottleneck) with its optional downsample branch.
 #[derive(Debug)]
 struct Block {
-    convs: Vec<nn::Conv2D>,
+    convs: Vec<Conv>,
     bns: Vec<BatchNorm>,
-    downsample: Option<(nn::Conv2D, BatchNorm)>,
+    downsample: Option<(Conv, BatchNorm)>,
 }
 
 impl Block {
@@ -160,7 +199,7 @@ impl Block {
 /// (after global average pooling; no classifier).
 #[derive(Debug)]
 pub struct ResNet {
-    conv1: nn::Conv2D,
+    conv1: Conv,
     bn1: BatchNorm,
     stem: Stem,
     depth: Depth,
@@ -233,6 +272,70 @@ impl ResNet {
             }
         }
         h.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+    }
+}
+
+impl Block {
+    fn fold(&self) -> FoldedBlock {
+        FoldedBlock { convs: self.convs.iter().zip(&self.bns).map(|(c, b)| c.fold(b)).collect(), downsample: self.downsample.as_ref().map(|(c, b)| c.fold(b)) }
+    }
+}
+
+/// A residual block with its batch norms folded into its convolutions.
+#[derive(Debug)]
+struct FoldedBlock {
+    convs: Vec<FoldedConv>,
+    downsample: Option<FoldedConv>,
+}
+
+impl FoldedBlock {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let mut h = x.shallow_clone();
+        let last = self.convs.len() - 1;
+        for (i, c) in self.convs.iter().enumerate() {
+            h = c.forward(&h);
+            if i < last {
+                let _ = h.relu_();
+            }
+        }
+        let identity = self.downsample.as_ref().map_or_else(|| x.shallow_clone(), |c| c.forward(x));
+        let _ = h.g_add_(&identity);
+        let _ = h.relu_();
+        h
+    }
+}
+
+/// A frozen [`ResNet`] for inference, every batch norm folded into the convolution before it
+/// (its running statistics: eval mode). Same outputs as `forward_t(x, false)` up to float
+/// rounding, one pass over each feature map fewer per convolution. A snapshot: later changes to
+/// the ResNet's weights do not reach it.
+#[derive(Debug)]
+pub struct FoldedResNet {
+    conv1: FoldedConv,
+    stem: Stem,
+    blocks: Vec<FoldedBlock>,
+}
+
+impl FoldedResNet {
+    /// The representation `[B, out_dim]` (no gradient is recorded for the folded weights).
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let mut h = self.conv1.forward(x);
+        let _ = h.relu_();
+        if self.stem == Stem::Imagenet {
+            h = h.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        }
+        for b in &self.blocks {
+            h = b.forward(&h);
+        }
+        h.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+    }
+}
+
+impl ResNet {
+    /// This encoder frozen for inference, its batch norms folded into its convolutions (see
+    /// [`FoldedResNet`]). The folded weights keep the convolution weights' memory layout.
+    pub fn folded(&self) -> FoldedResNet {
+        FoldedResNet { conv1: self.conv1.fold(&self.bn1), stem: self.stem, blocks: self.blocks.iter().map(Block::fold).collect() }
     }
 }
 

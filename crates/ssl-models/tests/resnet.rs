@@ -126,3 +126,37 @@ fn mlp_head_shapes_and_names() {
     let names = vs.variables();
     assert!(names.contains_key("g.3.weight") && !names.contains_key("g.3.bias") && !names.contains_key("g.0.bias"), "{:?}", names.keys());
 }
+
+#[test]
+fn folded_batch_norm_gives_the_eval_forward() {
+    // Basic and bottleneck blocks, both stems, both layouts; running statistics moved away from
+    // (0, 1) and affine weights away from (1, 0) first, so the fold has something to fold.
+    for (depth, stem, format) in [
+        (Depth::R18, Stem::Cifar, ssl_models::MemoryFormat::Contiguous),
+        (Depth::R18, Stem::Cifar, ssl_models::MemoryFormat::ChannelsLast),
+        (Depth::R50, Stem::Imagenet, ssl_models::MemoryFormat::Contiguous),
+    ] {
+        let (vs, net, x) = ssl_models::seeded(11, || {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let net = ResNet::new(&vs.root(), &ResNetConfig { depth, stem, in_channels: 3, width: 8, zero_init_residual: false });
+            let x = Tensor::randn([6, 3, 32, 32], (Kind::Float, Device::Cpu)) * 2.0 + 0.5;
+            tch::no_grad(|| {
+                for (name, mut v) in vs.variables() {
+                    if name.ends_with("bn1.weight") || name.ends_with("bn2.bias") {
+                        let _ = v.uniform_(0.5, 1.5);
+                    }
+                }
+            });
+            for _ in 0..3 {
+                let _ = tch::no_grad(|| net.forward_t(&x, true));
+            }
+            (vs, net, x)
+        });
+        format.convert_variables(&vs);
+        let want = tch::no_grad(|| net.forward_t(&x, false));
+        let got = tch::no_grad(|| net.folded().forward(&format.apply(&x)));
+        let diff = (&want - &got).abs().max().double_value(&[]);
+        let scale = want.abs().max().double_value(&[]);
+        assert!(diff <= 1e-4 * scale.max(1.0), "{depth:?} {stem:?} {format:?}: differs by {diff} (scale {scale})");
+    }
+}

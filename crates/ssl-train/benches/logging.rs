@@ -36,6 +36,7 @@ fn lines() -> [MetricLine; 2] {
         collapse_threshold: 1e-5,
         dim: 128,
         eigenvalues: (0..128).map(|k| (-0.1 * k as f64).exp()).collect(),
+        seconds: Some(3.5),
     });
     [step, monitor]
 }

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
+use ssl_models::{MemoryFormat, Precision};
+use tch::Device;
 
 use crate::dataset::DataConfig;
 use crate::network::ModelConfig;
@@ -76,6 +78,42 @@ pub struct TrainingConfig {
     /// batch (SimCLR's global BN, §B.2) instead of each process's part. No effect in one process.
     #[serde(default)]
     pub sync_batch_norm: bool,
+    /// Memory layout of the encoder's weights and images, for speed only (the numbers are the
+    /// same up to float rounding): `auto` (the rule of [`MemoryFormatChoice::resolve`]),
+    /// `contiguous` or `channels_last`. run.json records what was used.
+    #[serde(default)]
+    pub memory_format: MemoryFormatChoice,
+    /// Precision of the forward pass and loss: `float32`, or `bfloat16` autocast (CPUs with
+    /// AVX-512 BW/VL/DQ, or CUDA; refused up front elsewhere). Changes the numbers slightly.
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+/// `training.memory_format`: a layout, or `auto`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryFormatChoice {
+    /// The measured rule of [`MemoryFormatChoice::resolve`].
+    #[default]
+    Auto,
+    /// NCHW.
+    Contiguous,
+    /// NHWC strides.
+    ChannelsLast,
+}
+
+impl MemoryFormatChoice {
+    /// The layout to train in. `auto`: channels-last on the CPU (oneDNN's convolutions; 1.2-1.5x
+    /// on the default recipe's step, docs/benchmarks.md), and on CUDA when autocast is on (tensor
+    /// cores want NHWC); contiguous on CUDA in float32, where cuDNN gains little from it.
+    pub fn resolve(self, device: Device, autocast: bool) -> MemoryFormat {
+        match self {
+            MemoryFormatChoice::Contiguous => MemoryFormat::Contiguous,
+            MemoryFormatChoice::ChannelsLast => MemoryFormat::ChannelsLast,
+            MemoryFormatChoice::Auto if device.is_cuda() && !autocast => MemoryFormat::Contiguous,
+            MemoryFormatChoice::Auto => MemoryFormat::ChannelsLast,
+        }
+    }
 }
 
 fn default_true() -> bool {

@@ -2,20 +2,22 @@
 //! initialisation and raw pixels, all computed the same way; the spectral report; the plot.
 
 use anyhow::Result;
-use ssl_analysis::knn::{knn_accuracy, KnnConfig};
+use ssl_analysis::knn::KnnConfig;
 use ssl_analysis::plot::{spectrum_png, SpectrumSeries};
 use ssl_analysis::probe::linear_probe_accuracy;
-use ssl_analysis::report::{EmbeddingReport, LinearProbeSummary, ReportOptions, SpectrumOptions, SpectrumReport};
+use ssl_analysis::report::{EmbeddingReport, LinearProbeSummary, ReportOptions, SpectrumReport};
 use ssl_data::{Dataset, InMemoryDataset};
+use ssl_models::MemoryFormat;
 use tch::Device;
 
+use crate::baselines::baselines;
 use crate::config::Config;
-use crate::network::{embed_shown, raw_pixels, Network};
+use crate::network::{embed_shown, Network};
 use ssl_io::progress::Progress;
 
 /// Ridge penalty of the final evaluation's linear probe (the default of `cargo xtask analyze`).
 pub const RIDGE_LAMBDA: f64 = 1.0;
-use crate::run::{InitSpectrum, RunDir, RunReport};
+use crate::run::{RunDir, RunReport};
 
 /// The numbers of the final evaluation.
 #[derive(Clone, Debug)]
@@ -26,6 +28,9 @@ pub struct Evaluation {
     pub knn_init: f64,
     /// kNN accuracy of raw pixels.
     pub knn_pixels: f64,
+    /// The cache file the two baselines (at initialisation, raw pixels) were read from, when
+    /// they were not computed in this run (`crate::baselines`).
+    pub baselines_cached: Option<std::path::PathBuf>,
     /// Representation dimension.
     pub dim: usize,
     /// Pixel dimension.
@@ -51,6 +56,9 @@ impl Evaluation {
         s += &format!("  {:<28} {:>6} {:>9.4}\n", format!("trained encoder ({epochs} epochs)"), self.dim, self.knn_trained);
         s += &format!("  {:<28} {:>6} {:>9.4}\n", "same encoder at init", self.dim, self.knn_init);
         s += &format!("  {:<28} {:>6} {:>9.4}\n", "raw pixels", self.pixel_dim, self.knn_pixels);
+        if let Some(path) = &self.baselines_cached {
+            s += &format!("  (at init and raw pixels: computed by an earlier run, cached in {})\n", path.display());
+        }
         s
     }
 }
@@ -78,6 +86,7 @@ pub fn evaluate(
     train: &InMemoryDataset,
     test: &InMemoryDataset,
     device: Device,
+    format: MemoryFormat,
     run: &RunDir,
     progress: &Progress,
 ) -> Result<Evaluation> {
@@ -104,30 +113,14 @@ pub fn evaluate(
         });
     }
     drop(tr);
-    let tr0 = embed_shown(&init.backbone, train, view, bs, device, (progress, "final evaluation: the encoder at initialisation, training images"))?;
-    let te0 = embed_shown(&init.backbone, test, view, bs, device, (progress, "final evaluation: the encoder at initialisation, test images"))?;
-    progress.stage("final evaluation: kNN at initialisation and on raw pixels", 0);
-    let knn_init = knn_accuracy(tr0.view(), train_labels, te0.view(), test_labels, knn)?;
-    drop(tr0);
-    let (ptr, pte) = (raw_pixels(train), raw_pixels(test));
-    let knn_pixels = knn_accuracy(ptr.view(), train_labels, pte.view(), test_labels, knn)?;
+    let cache = crate::baselines::cache_file(run.path().parent().unwrap_or(run.path()), cfg, train, test, format)?;
+    let (base, cached) = baselines(cfg, init, train, test, device, Some((&cache.0, &cache.1)), progress)?;
 
     // The .npy writers replace atomically themselves.
     ssl_analysis::npy::write_matrix(run.file("embeddings.npy"), &te)?;
     ssl_analysis::npy::write_labels(run.file("labels.npy"), test_labels)?;
 
-    let spectrum0 = SpectrumReport::compute(te0.view(), SpectrumOptions::default())?;
-    let report = RunReport {
-        trained,
-        knn_accuracy_init: knn_init,
-        knn_accuracy_raw_pixels: knn_pixels,
-        init: InitSpectrum {
-            participation_ratio: spectrum0.participation_ratio,
-            alpha: spectrum0.alpha,
-            alpha_r2: spectrum0.alpha_r2,
-            rankme: spectrum0.rankme,
-        },
-    };
+    let report = RunReport { trained, knn_accuracy_init: base.knn_init, knn_accuracy_raw_pixels: base.knn_pixels, init: base.init.clone() };
     run.write_json("report.json", &report)?;
     let spectrum = &report.trained.spectrum;
     run.write_atomic("spectrum.png", |p| {
@@ -136,16 +129,17 @@ pub fn evaluate(
             &format!("{}: test-set backbone covariance spectrum", cfg.name),
             &[
                 SpectrumSeries { label: "trained", eigenvalues: &spectrum.covariance_eigenvalues, fit: spectrum.fit },
-                SpectrumSeries { label: "at initialisation", eigenvalues: &spectrum0.covariance_eigenvalues, fit: None },
+                SpectrumSeries { label: "at initialisation", eigenvalues: &base.init_eigenvalues, fit: None },
             ],
         )?)
     })?;
     Ok(Evaluation {
         knn_trained: report.trained.knn_accuracy.unwrap_or(f64::NAN),
-        knn_init,
-        knn_pixels,
+        knn_init: base.knn_init,
+        knn_pixels: base.knn_pixels,
+        baselines_cached: cached.then_some(cache.0),
         dim: te.ncols(),
-        pixel_dim: pte.ncols(),
+        pixel_dim: base.pixel_dim,
         knn,
         bank: train.len(),
         queries: test.len(),

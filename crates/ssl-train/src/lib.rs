@@ -21,10 +21,12 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod baselines;
 pub mod cmd;
 pub mod config;
 pub mod dataset;
 pub mod evaluate;
+pub mod input;
 pub mod monitor;
 pub mod network;
 pub mod objective;

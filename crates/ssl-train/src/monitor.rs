@@ -41,6 +41,7 @@ impl Monitor {
 
     /// Measures the network now.
     pub fn measure(&self, net: &Network, device: Device, epoch: usize, step: usize) -> Result<MonitorLine> {
+        let started = std::time::Instant::now();
         let q = embed(&net.backbone, &self.queries, &self.view, self.batch, device)?;
         let b = embed(&net.backbone, &self.bank, &self.view, self.batch, device)?;
         let labels = |ds: &InMemoryDataset| ds.labels().unwrap_or_default().to_vec();
@@ -62,6 +63,7 @@ impl Monitor {
             collapse_threshold: r.collapse_threshold,
             dim: s.dim,
             eigenvalues: s.covariance_eigenvalues.clone(),
+            seconds: Some(started.elapsed().as_secs_f64()),
         })
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use ssl_data::{make_batch, Dataset, ViewTransform};
 use ssl_io::progress::Progress;
 use ssl_models::resnet::Depth;
-use ssl_models::{ChannelSplit, Mlp, MlpConfig, ResNet, ResNetConfig, SplitEncoder, Stem};
+use ssl_models::{ChannelSplit, FoldedResNet, Mlp, MlpConfig, ResNet, ResNetConfig, SplitEncoder, Stem};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
@@ -239,6 +239,35 @@ impl Backbone {
     }
 }
 
+/// A backbone frozen for inference: one ResNet with its batch norms folded into its
+/// convolutions, or a split encoder as it is (eval mode).
+pub enum FrozenBackbone<'a> {
+    /// One ResNet, folded.
+    Folded(FoldedResNet),
+    /// Anything else, run in eval mode.
+    Eval(&'a Backbone),
+}
+
+impl FrozenBackbone<'_> {
+    /// The representation of images (no gradient).
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| match self {
+            FrozenBackbone::Folded(r) => r.forward(x),
+            FrozenBackbone::Eval(b) => b.forward_t(x, false),
+        })
+    }
+}
+
+impl Backbone {
+    /// A snapshot for inference (embedding, probes): see [`FrozenBackbone`].
+    pub fn frozen(&self) -> FrozenBackbone<'_> {
+        match self {
+            Backbone::One(r) => FrozenBackbone::Folded(r.folded()),
+            other => FrozenBackbone::Eval(other),
+        }
+    }
+}
+
 impl ModuleT for Backbone {
     /// The representation of images (for a split, of whole inputs: see [`SplitEncoder`]).
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
@@ -249,9 +278,11 @@ impl ModuleT for Backbone {
     }
 }
 
-/// Backbone representations (eval mode, no gradient) of every image of `ds`, `[n, d]` f32.
+/// Backbone representations (eval mode, batch norms folded: [`Backbone::frozen`], no gradient)
+/// of every image of `ds`, `[n, d]` f32.
 pub fn embed(backbone: &Backbone, ds: &dyn Dataset, view: &dyn ViewTransform, batch: usize, device: Device) -> Result<Array2<f32>> {
-    embed_with(ds, view, batch, device, &Progress::hidden(), |x| backbone.forward_t(x, false))
+    let frozen = backbone.frozen();
+    embed_with(ds, view, batch, device, &Progress::hidden(), |x| frozen.forward(x))
 }
 
 /// [`embed`], counting batches on `progress` (a stage of its own, named `stage`).
@@ -264,7 +295,8 @@ pub fn embed_shown(
     progress: (&Progress, &str),
 ) -> Result<Array2<f32>> {
     progress.0.stage(progress.1, ds.len().div_ceil(batch.max(1)) as u64);
-    embed_with(ds, view, batch, device, progress.0, |x| backbone.forward_t(x, false))
+    let frozen = backbone.frozen();
+    embed_with(ds, view, batch, device, progress.0, |x| frozen.forward(x))
 }
 
 /// `f` (run in eval mode without gradient) applied to every image of `ds`, `[n, d]` f32; each
@@ -284,7 +316,7 @@ pub fn embed_with(
     for chunk in indices.chunks(batch.max(1)) {
         let b = make_batch(ds, view, chunk, 1, 0, 0);
         let [_, bs, c, h, w] = b.dims();
-        let x = Tensor::from_slice(&b.data).view([bs as i64, c as i64, h as i64, w as i64]).to_device(device);
+        let x = crate::input::upload(&b.data, [bs as i64, c as i64, h as i64, w as i64], device);
         let r = tch::no_grad(|| f(&x)).to_kind(Kind::Float).to_device(Device::Cpu);
         dim = r.size()[1] as usize;
         rows.extend(Vec::<f32>::try_from(r.flatten(0, -1))?);

@@ -43,13 +43,14 @@ use ssl_models::amp::GradScaler;
 use ssl_models::checkpoint::{self, TrainState};
 use ssl_models::ema::{copy_weights, ema_update};
 use ssl_models::schedule::ema_tau_at;
-use ssl_models::{pick_device, DeviceChoice, Optimizer};
+use ssl_models::{pick_device, DeviceChoice, MemoryFormat, Optimizer, Precision};
 use tch::nn;
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use crate::config::{Config, RunConfig};
 use crate::dataset::load_split;
 use crate::evaluate::{evaluate, Evaluation};
+use crate::input::upload;
 use crate::monitor::Monitor;
 use crate::network::Network;
 use crate::objective::Method;
@@ -191,6 +192,10 @@ pub struct Trainer {
     cfg: Config,
     opts: RunOptions,
     device: Device,
+    /// The layout the weights and inputs are in.
+    format: MemoryFormat,
+    /// The precision of the forward pass and loss.
+    precision: Precision,
     train_set: Arc<InMemoryDataset>,
     test_set: InMemoryDataset,
     loader: Loader,
@@ -367,6 +372,8 @@ impl Trainer {
         t.provenance.device = before.device;
         t.provenance.threads = before.threads;
         t.provenance.amp = before.amp;
+        t.provenance.memory_format = before.memory_format;
+        t.provenance.precision = before.precision;
         t.provenance.world_size = before.world_size;
         t.provenance.backend = before.backend.clone();
         t.provenance.git_revision = before.git_revision;
@@ -393,6 +400,14 @@ impl Trainer {
             (Device::Cuda(_), Some(p)) => Device::Cuda(p.local_rank()),
             (d, _) => d,
         };
+        // Precision and layout: refused up front when the device cannot run them.
+        let precision = cfg.training.precision;
+        precision.check(device)?;
+        let amp = cfg.training.amp && device.is_cuda();
+        if amp && precision == Precision::Bfloat16 {
+            bail!("training.amp = true and training.precision = \"bfloat16\" on {device:?}: choose one (amp is float16 autocast with loss scaling); set training.amp = false for bfloat16");
+        }
+        let format = cfg.training.memory_format.resolve(device, amp || precision == Precision::Bfloat16);
         if let Some(p) = &opts.parallel {
             p.check_identical("the resolved config", &cfg.to_toml())?;
             p.check_batch(cfg.training.batch_size)?;
@@ -428,8 +443,13 @@ impl Trainer {
                 t.set_sync(Some(p.replica_sync()));
             }
         }
+        // Weights in the training layout (after the broadcast and the target's copy, which read
+        // them by value); gradients and optimiser state follow their strides.
+        for vs in [&net.vs, &init.vs].into_iter().chain(target.as_ref().map(|t| &t.vs)) {
+            format.convert_variables(vs);
+        }
         let opt = Optimizer::new(&net.vs, cfg.optimizer.clone())?;
-        let scaler = GradScaler::new(cfg.training.amp && device.is_cuda());
+        let scaler = GradScaler::new(amp);
         let classes = train_set.num_classes().unwrap_or(0) as i64;
         let probe = if classes > 1 { Some(OnlineProbe::new(net.backbone.out_dim(), classes, device, cfg.seed.wrapping_add(1))?) } else { None };
         // Rank 0 alone measures and writes.
@@ -452,6 +472,8 @@ impl Trainer {
             device: format!("{device:?}"),
             threads: tch::get_num_threads(),
             amp: scaler.enabled,
+            memory_format: Some(format),
+            precision: Some(precision),
             world_size: opts.parallel.as_ref().map_or(1, |p| p.world_size()),
             backend: opts.parallel.as_ref().map(|p| p.backend().to_string()),
             steps: total,
@@ -462,6 +484,8 @@ impl Trainer {
             cfg: cfg.clone(),
             opts,
             device,
+            format,
+            precision,
             train_set,
             test_set,
             loader,
@@ -585,20 +609,40 @@ impl Trainer {
     /// online probe, and a metrics line every `log.every_steps`. A non-finite loss stops the run
     /// with an error (logged; nothing saved).
     pub fn step(&mut self, batch: &MultiViewBatch) -> Result<StepOutput> {
+        let x = self.input()(batch);
+        self.step_on(batch, &x, || ())
+    }
+
+    /// What turns a batch into the step's input: its views on the device, in the training
+    /// layout (on CUDA through pinned memory and a non-blocking copy: [`crate::input`]).
+    pub fn input(&self) -> impl Fn(&MultiViewBatch) -> Tensor + 'static {
+        let (format, device) = (self.format, self.device);
+        move |batch| {
+            let [draws, b, c, h, w] = batch.dims().map(|v| v as i64);
+            format.apply(&upload(&batch.data, [draws * b, c, h, w], device))
+        }
+    }
+
+    /// [`Trainer::step`] on `x`, the batch's input; `before_sync` runs once the step's forward
+    /// and backward are queued and before the loss is read back (on CUDA the kernels are still
+    /// running then: the place to upload the next batch).
+    fn step_on(&mut self, batch: &MultiViewBatch, x: &Tensor, before_sync: impl FnOnce()) -> Result<StepOutput> {
         let epoch = self.epoch();
         if self.epoch_stats.is_none() {
             self.bar.set_prefix(format!("epoch {}/{}", epoch + 1, self.cfg.training.epochs));
             self.epoch_stats = Some(EpochStats::new(self.opts.parallel.as_deref()));
         }
         let lr = self.cfg.schedule.at(self.step, self.total, self.warmup, self.cfg.training.batch_size);
-        // `draws` images per image: the k views, or one draw that a channel split cuts into them.
-        let [draws, b, c, h, w] = batch.dims().map(|v| v as i64);
+        let b = batch.dims()[1] as i64;
         let k = self.cfg.views.count as i64;
-        let x = Tensor::from_slice(&batch.data).view([draws * b, c, h, w]).to_device(self.device);
         let parallel = self.opts.parallel.clone();
-        let (out, feats) = tch::autocast(self.scaler.enabled, || self.method.loss(&self.net, self.target.as_ref(), &x, k, b, parallel.as_deref()))?;
+        let (out, feats) = self.precision.autocast(self.device, || {
+            tch::autocast(self.scaler.enabled, || self.method.loss(&self.net, self.target.as_ref(), x, k, b, parallel.as_deref()))
+        })??;
+        let feats = feats.to_kind(Kind::Float); // the online probe is float32
         self.opt.zero_grad();
         self.scaler.scale_loss(&out.loss).backward();
+        before_sync();
         let mut loss = out.loss.double_value(&[]);
         if let Some(p) = &parallel {
             p.average_gradients(&self.net.vs)?;
@@ -710,17 +754,47 @@ impl Trainer {
         Ok(mean)
     }
 
+    /// Steps through `batches` (at most `limit` of them), checking for an interrupt after each;
+    /// returns the steps taken. The next batch is uploaded while each step's kernels run (on
+    /// CUDA: pinned memory, a non-blocking copy), so a step never waits for its input's copy.
+    pub fn train_on(&mut self, batches: &mut EpochIter, limit: usize) -> Result<usize> {
+        let input = self.input();
+        let mut ahead = match batches.next() {
+            Some(b) => Some(b?),
+            None => None,
+        }
+        .map(|b| {
+            let x = input(&b);
+            (b, x)
+        });
+        let mut steps = 0;
+        while let Some((mut batch, x)) = ahead.take().filter(|_| steps < limit) {
+            let mut next = None;
+            self.step_on(&batch, &x, || next = batches.next().map(|b| b.map(|b| (input(&b), b))))?;
+            ahead = next.transpose()?.map(|(x, b)| (b, x));
+            steps += 1;
+            // The tensor owns a copy: the loader draws a later batch into this buffer.
+            batches.recycle(std::mem::take(&mut batch.data));
+            self.check_interrupt()?;
+        }
+        Ok(steps)
+    }
+
+    /// The memory layout the network trains in.
+    pub fn memory_format(&self) -> MemoryFormat {
+        self.format
+    }
+
+    /// The precision of the forward pass and loss.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
     /// Trains to the end (from wherever the run stands) and finishes.
     pub fn run(mut self) -> Result<RunSummary> {
         while !self.is_done() {
             let mut batches = self.epoch_batches();
-            while let Some(batch) = batches.next() {
-                let mut batch = batch?;
-                self.step(&batch)?;
-                // The tensor owns a copy: the loader draws a later batch into this buffer.
-                batches.recycle(std::mem::take(&mut batch.data));
-                self.check_interrupt()?;
-            }
+            self.train_on(&mut batches, usize::MAX)?;
             drop(batches);
             self.end_epoch()?;
         }
@@ -762,11 +836,13 @@ impl Trainer {
             );
             // A bar on a terminal, else plain lines.
             let progress = Progress::new("train", 0);
+            let started = Instant::now();
             eval = Some(
-                evaluate(&self.cfg, &self.net, &self.init, self.train_set.as_ref(), &self.test_set, self.device, &self.run, &progress)
+                evaluate(&self.cfg, &self.net, &self.init, self.train_set.as_ref(), &self.test_set, self.device, self.format, &self.run, &progress)
                     .context("final evaluation")?,
             );
             progress.finish();
+            self.provenance.eval_seconds = Some(started.elapsed().as_secs_f64());
         }
         let wall = self.started.elapsed().as_secs_f64();
         self.provenance.wall_seconds = Some(wall);

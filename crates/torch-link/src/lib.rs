@@ -9,6 +9,9 @@
 //! `LD_LIBRARY_PATH`. The same binary still runs on a CPU-only machine. It also sets
 //! `SSL_TORCH_VERSION` (read from torch's `version.py`) for `env!` in the crate being built.
 //!
+//! [`cpp_build`] compiles a crate's own C++ against the same headers (ssl-dist's c10d shim,
+//! ssl-models' autocast switch).
+//!
 //! ```no_run
 //! // the `main` of build.rs in a crate that depends on `torch-sys` directly:
 //! torch_link::emit();
@@ -53,4 +56,24 @@ pub fn emit() {
 pub fn torch_version(lib: &std::path::Path) -> Option<String> {
     let text = std::fs::read_to_string(lib.parent()?.join("version.py")).ok()?;
     text.lines().find_map(|l| l.strip_prefix("__version__ = ")).map(|v| v.trim().trim_matches('\'').trim_matches('"').to_string())
+}
+
+/// A `cc` build of C++ sources against the pinned wheel's headers, with the flags torch-sys
+/// compiles its own shim with (C++17, the new libstdc++ ABI), for crates that call libtorch
+/// functions `tch` does not wrap. The caller adds its files and compiles; [`link_torch_cpu`]
+/// then links `libtorch_cpu` and `libc10`.
+pub fn cpp_build() -> cc::Build {
+    let lib = libtorch_lib_dir().expect("torch-link: set LIBTORCH (or build through torch-sys) to the PyTorch wheel's torch/ folder");
+    let include = lib.parent().expect("torch/lib has a parent").join("include");
+    let mut build = cc::Build::new();
+    build.cpp(true).include(&include).include(include.join("torch/csrc/api/include")).flag("-std=c++17").flag("-w").define("_GLIBCXX_USE_CXX11_ABI", "1");
+    build
+}
+
+/// Links the compiled shim's dependencies, `libtorch_cpu` and `libc10`, from torch's `lib/`.
+pub fn link_torch_cpu() {
+    let lib = libtorch_lib_dir().expect("torch-link: set LIBTORCH (or build through torch-sys)");
+    println!("cargo:rustc-link-search=native={}", lib.display());
+    println!("cargo:rustc-link-lib=dylib=torch_cpu");
+    println!("cargo:rustc-link-lib=dylib=c10");
 }

@@ -43,6 +43,10 @@ pub struct BenchReport {
     pub cpu: String,
     /// libtorch's CPU threads.
     pub threads: i32,
+    /// The memory layout trained in (`training.memory_format` resolved).
+    pub memory_format: String,
+    /// The precision of the forward pass and loss.
+    pub precision: String,
     /// Images per batch.
     pub batch_size: usize,
     /// Views per image the objective sees.
@@ -63,8 +67,8 @@ impl BenchReport {
         let per_step = |ips: f64| 1000.0 * self.batch_size as f64 / ips;
         vec![
             format!(
-                "{} on {} ({}, {} threads): batch {} x {} views, {} timed batches each",
-                self.recipe, self.device, self.cpu, self.threads, self.batch_size, self.views, self.steps
+                "{} on {} ({}, {} threads; {}, {}): batch {} x {} views, {} timed batches each",
+                self.recipe, self.device, self.cpu, self.threads, self.memory_format, self.precision, self.batch_size, self.views, self.steps
             ),
             format!("  loader alone      {:>9.0} images/s  ({:.1} ms per batch)", self.loader_images_per_s, per_step(self.loader_images_per_s)),
             format!("  step alone        {:>9.0} images/s  ({:.1} ms per batch)", self.step_images_per_s, per_step(self.step_images_per_s)),
@@ -76,14 +80,6 @@ impl BenchReport {
             ),
         ]
     }
-}
-
-/// The CPU's model name.
-fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Measures `cfg`'s loader, step and loop (see the module page).
@@ -141,25 +137,24 @@ pub fn bench(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
         }
         rate(opts.steps, t)
     };
-    // Both together: the training loop.
+    // Both together: the training loop (the runner's own, one batch uploaded ahead).
     let loop_ips = {
         let mut batches = trainer.epoch_batches();
-        let mut t = Instant::now();
-        for i in 0..opts.warmup + opts.steps {
-            if i == opts.warmup {
-                t = Instant::now();
-            }
-            let mut batch = batches.next().context("the epoch ended early")??;
-            trainer.step(&batch)?;
-            batches.recycle(std::mem::take(&mut batch.data));
+        trainer.train_on(&mut batches, opts.warmup)?;
+        let t = Instant::now();
+        let done = trainer.train_on(&mut batches, opts.steps)?;
+        if done < opts.steps {
+            bail!("the epoch ended after {done} of {} timed batches", opts.steps);
         }
         rate(opts.steps, t)
     };
     Ok(BenchReport {
         recipe: cfg.name.clone(),
         device: format!("{:?}", trainer.device()),
-        cpu: cpu_name(),
+        cpu: ssl_models::precision::cpu_name(),
         threads: tch::get_num_threads(),
+        memory_format: trainer.memory_format().to_string(),
+        precision: trainer.precision().to_string(),
         batch_size: cfg.training.batch_size,
         views: cfg.views.count,
         steps: opts.steps,

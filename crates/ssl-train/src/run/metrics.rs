@@ -127,14 +127,27 @@ pub struct MonitorLine {
     /// they were logged).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub eigenvalues: Vec<f64>,
+    /// Wall time of this measurement in seconds (embedding, kNN, spectrum), outside the epoch's
+    /// `seconds` (absent in lines written before it was logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 impl MonitorLine {
     /// One line for the terminal.
     pub fn describe(&self) -> String {
         format!(
-            "epoch {}: kNN {:.4} (bank {}, queries {}), PR {:.2}, alpha {:.3}, RankMe {:.1}, collapsed dims {}/{}",
-            self.epoch, self.knn_accuracy, self.knn_bank, self.knn_queries, self.participation_ratio, self.alpha, self.rankme, self.collapsed_dims, self.dim
+            "epoch {}: kNN {:.4} (bank {}, queries {}), PR {:.2}, alpha {:.3}, RankMe {:.1}, collapsed dims {}/{}{}",
+            self.epoch,
+            self.knn_accuracy,
+            self.knn_bank,
+            self.knn_queries,
+            self.participation_ratio,
+            self.alpha,
+            self.rankme,
+            self.collapsed_dims,
+            self.dim,
+            self.seconds.map_or(String::new(), |s| format!(" ({s:.1} s)"))
         )
     }
 }

@@ -46,5 +46,7 @@ pub fn load_network(run: &Path, device: DeviceChoice) -> Result<(Config, Network
         bail!("{} has no {CHECKPOINT}", run.display());
     }
     ssl_models::checkpoint::load(&ckpt, &mut [("", &mut net.vs)], None).context("corrupt or incompatible checkpoint")?;
+    // Inference in float32, in the layout the run's rule picks for it (checkpoints are contiguous).
+    cfg.training.memory_format.resolve(device, false).convert_variables(&net.vs);
     Ok((cfg, net))
 }

@@ -38,6 +38,12 @@ pub struct Provenance {
     pub threads: i32,
     /// Mixed precision in use.
     pub amp: bool,
+    /// The memory layout trained in (`contiguous` | `channels_last`; absent in older folders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_format: Option<ssl_models::MemoryFormat>,
+    /// The precision of the forward pass and loss (`float32` | `bfloat16`; absent in older folders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<ssl_models::Precision>,
     /// Processes of a data-parallel run (1: a single process; absent in older folders).
     #[serde(default = "one")]
     pub world_size: usize,
@@ -60,6 +66,9 @@ pub struct Provenance {
     /// Wall time of the invocation that finished the run (training and evaluation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wall_seconds: Option<f64>,
+    /// Wall time of the final evaluation (embedding, kNN, probes, report) in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_seconds: Option<f64>,
 }
 
 fn one() -> usize {
