@@ -108,15 +108,12 @@ fn last_error() -> String {
 fn cpu_bf16_missing() -> Option<String> {
     #[cfg(target_arch = "x86_64")]
     {
-        let missing: Vec<&str> = [
-            ("avx512bw", std::arch::is_x86_feature_detected!("avx512bw")),
-            ("avx512vl", std::arch::is_x86_feature_detected!("avx512vl")),
-            ("avx512dq", std::arch::is_x86_feature_detected!("avx512dq")),
-        ]
-        .into_iter()
-        .filter_map(|(name, has)| (!has).then_some(name))
-        .collect();
-        (!missing.is_empty()).then(|| format!("it lacks {} (oneDNN's bfloat16 kernels need AVX-512 BW, VL and DQ)", missing.join(", ")))
+        x86_bf16_missing(|feature| match feature {
+            "avx512bw" => std::arch::is_x86_feature_detected!("avx512bw"),
+            "avx512vl" => std::arch::is_x86_feature_detected!("avx512vl"),
+            "avx512dq" => std::arch::is_x86_feature_detected!("avx512dq"),
+            _ => false,
+        })
     }
     #[cfg(target_arch = "aarch64")]
     {
@@ -128,10 +125,40 @@ fn cpu_bf16_missing() -> Option<String> {
     }
 }
 
+/// What an x86-64 CPU with the features `has` reports lacks for oneDNN's bfloat16 kernels.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn x86_bf16_missing(has: impl Fn(&str) -> bool) -> Option<String> {
+    let missing: Vec<&str> = ["avx512bw", "avx512vl", "avx512dq"].into_iter().filter(|f| !has(f)).collect();
+    (!missing.is_empty()).then(|| format!("it lacks {} (oneDNN's bfloat16 kernels need AVX-512 BW, VL and DQ)", missing.join(", ")))
+}
+
 /// The CPU's model name (`/proc/cpuinfo`), or its architecture.
 pub fn cpu_name() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())))
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cpu_without_avx512_is_named_with_what_it_lacks() {
+        assert_eq!(x86_bf16_missing(|_| true), None);
+        let avx2_only = x86_bf16_missing(|_| false).unwrap();
+        assert!(avx2_only.contains("avx512bw, avx512vl, avx512dq"), "{avx2_only}");
+        let no_dq = x86_bf16_missing(|f| f != "avx512dq").unwrap();
+        assert!(no_dq.starts_with("it lacks avx512dq "), "{no_dq}");
+        let e = ModelError::Unsupported { setting: "training.precision = \"bfloat16\"".into(), device: "the CPU (Old Xeon)".into(), why: avx2_only };
+        let text = e.to_string();
+        assert!(text.starts_with("training.precision = \"bfloat16\": the CPU (Old Xeon) cannot run it: it lacks avx512bw"), "{text}");
+    }
+
+    #[test]
+    fn float32_needs_nothing_and_cuda_takes_bfloat16() {
+        assert!(Precision::Float32.check(Device::Cpu).is_ok());
+        assert!(Precision::Bfloat16.check(Device::Cuda(0)).is_ok());
+    }
 }

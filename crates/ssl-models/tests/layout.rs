@@ -138,8 +138,3 @@ fn bfloat16_autocast_is_close_to_float32_and_switches_back() {
         assert!((x - y).abs() <= 0.03 * x.abs(), "{x} vs {y}");
     }
 }
-
-#[test]
-fn float32_is_always_supported() {
-    assert!(Precision::Float32.check(Device::Cpu).is_ok());
-}

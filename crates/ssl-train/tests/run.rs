@@ -379,3 +379,66 @@ print(json.dumps(out))
 fn cpu_export() -> ssl_train::cmd::export::ExportOptions {
     ssl_train::cmd::export::ExportOptions { device: ssl_models::DeviceChoice::Cpu, ..ssl_train::cmd::export::ExportOptions::plain(ssl_data::Split::Test) }
 }
+
+/// The step losses of a run folder's metrics.jsonl.
+fn step_losses(dir: &Path) -> Vec<f64> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["kind"] == "step")
+        .map(|l| l["loss"].as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn memory_format_and_cached_baselines_change_speed_not_numbers() {
+    let (tmp, data) = toy_data(96, 40);
+    let runs = tmp.path().join("runs");
+    let layout =
+        |f: &str| tiny_simclr(&data, &["training.epochs=1", "log.every_steps=1", "monitor.every_epochs=0", &format!("training.memory_format=\"{f}\"")]);
+    let nchw = train(&layout("contiguous"), &options(runs.clone(), "nchw")).unwrap();
+    let cl = train(&layout("channels_last"), &options(runs.clone(), "cl")).unwrap();
+    let again = train(&layout("channels_last"), &options(runs.clone(), "cl-again")).unwrap();
+    let run_json = |name: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(runs.join(name).join("run.json")).unwrap()).unwrap() };
+    assert_eq!(run_json("nchw")["memory_format"], "contiguous");
+    assert_eq!(run_json("cl")["memory_format"], "channels_last");
+    assert_eq!(run_json("cl")["precision"], "float32");
+    assert!(run_json("cl")["eval_seconds"].as_f64().unwrap() > 0.0);
+
+    // The same trajectory in either layout, within float rounding.
+    let (a, b) = (step_losses(&runs.join("nchw")), step_losses(&runs.join("cl")));
+    assert_eq!(a.len(), 6);
+    for (s, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!((x - y).abs() <= 1e-4 * x.abs(), "step {}: {x} (contiguous) vs {y} (channels-last)", s + 1);
+    }
+    assert!((nchw.knn_trained - cl.knn_trained).abs() <= 0.05, "kNN {} vs {}", nchw.knn_trained, cl.knn_trained);
+
+    // Same seed, same layout: the same numbers, bit for bit.
+    assert_eq!(b, step_losses(&runs.join("cl-again")));
+    assert_eq!(cl.knn_trained, again.knn_trained);
+
+    // The baselines: computed by the first run of each layout, read back by the next one.
+    let (e1, e2) = (cl.eval.unwrap(), again.eval.unwrap());
+    assert!(nchw.eval.unwrap().baselines_cached.is_none());
+    assert!(e1.baselines_cached.is_none(), "the first channels-last run computes them");
+    let cached = e2.baselines_cached.clone().expect("the second run reads them from the cache");
+    assert!(cached.starts_with(runs.join(".cache/eval-baselines")), "{}", cached.display());
+    assert!(e2.table(1).contains("cached in"), "{}", e2.table(1));
+    assert_eq!((e1.knn_init, e1.knn_pixels, e1.pixel_dim), (e2.knn_init, e2.knn_pixels, e2.pixel_dim));
+    let report = |name: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(runs.join(name).join("report.json")).unwrap()).unwrap() };
+    for key in ["knn_accuracy_init", "knn_accuracy_raw_pixels", "init"] {
+        assert_eq!(report("cl")[key], report("cl-again")[key], "{key}");
+    }
+    // One file per layout; another seed is another key.
+    assert_eq!(std::fs::read_dir(runs.join(".cache/eval-baselines")).unwrap().count(), 2);
+    let other_seed = tiny_simclr(&data, &["training.epochs=1", "monitor.every_epochs=0", "seed=5"]);
+    let s5 = train(&other_seed, &options(runs.clone(), "seed5")).unwrap();
+    assert!(s5.eval.unwrap().baselines_cached.is_none());
+    assert_eq!(std::fs::read_dir(runs.join(".cache/eval-baselines")).unwrap().count(), 3);
+    // A damaged cache file is recomputed, with a warning, not an error.
+    std::fs::write(&cached, "{ not json").unwrap();
+    let fixed = train(&layout("channels_last"), &options(runs.clone(), "cl-third")).unwrap().eval.unwrap();
+    assert!(fixed.baselines_cached.is_none());
+    assert_eq!((fixed.knn_init, fixed.knn_pixels), (e1.knn_init, e1.knn_pixels));
+}
