@@ -96,7 +96,11 @@ impl ResNetConfig {
 fn conv(p: &nn::Path, cin: i64, cout: i64, k: i64, stride: i64, padding: i64) -> Conv {
     let std = (2.0 / (cout * k * k) as f64).sqrt();
     let cfg = ConvConfig { stride, padding, bias: false, ws_init: Init::Randn { mean: 0.0, stdev: std }, ..Default::default() };
-    Conv { layer: nn::conv2d(p, cin, cout, k, cfg), stride, padding }
+    // oneDNN (libtorch 2.11, x86-64 AVX-512) crashes in the weight gradient of a channels-last
+    // 1×1 stride-2 convolution with 2-12 input channels on large maps (SIGFPE / heap corruption
+    // from 56×56 up; `scripts/onednn_1x1_stride2_crash.py`). Such a convolution runs contiguous.
+    let contiguous_only = k == 1 && stride > 1 && cin < 16;
+    Conv { layer: nn::conv2d(p, cin, cout, k, cfg), stride, padding, contiguous_only }
 }
 
 /// A bias-free convolution and its geometry (tch keeps the config private).
@@ -105,10 +109,16 @@ struct Conv {
     layer: nn::Conv2D,
     stride: i64,
     padding: i64,
+    /// Computed in the contiguous layout whatever the input's (a oneDNN crash, see `conv`).
+    contiguous_only: bool,
 }
 
 impl nn::Module for Conv {
     fn forward(&self, x: &Tensor) -> Tensor {
+        if self.contiguous_only && !x.is_contiguous() {
+            let w = self.layer.ws.contiguous(); // a copy that passes its gradient back
+            return x.contiguous().conv2d(&w, None::<Tensor>, [self.stride; 2], [self.padding; 2], [1, 1], 1);
+        }
         x.apply(&self.layer)
     }
 }

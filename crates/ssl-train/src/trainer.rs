@@ -636,9 +636,10 @@ impl Trainer {
         let b = batch.dims()[1] as i64;
         let k = self.cfg.views.count as i64;
         let parallel = self.opts.parallel.clone();
-        let (out, feats) = self.precision.autocast(self.device, || {
-            tch::autocast(self.scaler.enabled, || self.method.loss(&self.net, self.target.as_ref(), x, k, b, parallel.as_deref()))
-        })??;
+        let loss = || self.method.loss(&self.net, self.target.as_ref(), x, k, b, parallel.as_deref());
+        // amp (float16 with loss scaling, CUDA) and bfloat16 exclude each other (checked in build):
+        // nesting them would not work, as tch's switch sets CUDA's autocast whichever way it is asked.
+        let (out, feats) = if self.scaler.enabled { tch::autocast(true, loss) } else { self.precision.autocast(self.device, loss)? }?;
         let feats = feats.to_kind(Kind::Float); // the online probe is float32
         self.opt.zero_grad();
         self.scaler.scale_loss(&out.loss).backward();

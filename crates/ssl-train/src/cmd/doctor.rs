@@ -13,6 +13,11 @@ pub fn report(data_dir: &Path) -> Vec<String> {
         format!("cuDNN available: {}", tch::Cuda::cudnn_is_available()),
         format!("torch CPU threads: {}", tch::get_num_threads()),
         format!("torch CPU backends: MKL {}, MKL-DNN {}, OpenMP {}", tch::utils::has_mkl(), tch::utils::has_mkldnn(), tch::utils::has_openmp()),
+        format!("CPU: {}", ssl_models::precision::cpu_name()),
+        format!(
+            "bfloat16 autocast on the CPU (training.precision = \"bfloat16\"): {}",
+            ssl_models::Precision::Bfloat16.check(tch::Device::Cpu).map_or_else(|e| format!("no: {e}"), |()| "yes".into())
+        ),
         format!("BLAS/LAPACK of ssl-analysis: {} (kernels: {})", ssl_analysis::blas_info(), ssl_analysis::use_fast_openblas_kernels()),
     ];
     lines.push(format!("datasets under {}:", data_dir.display()));
