@@ -3,7 +3,7 @@
 //! each votes for its label with weight exp(s / T); predict the label with the largest sum.
 //! lightly uses k = 200, T = 0.1; solo-learn k = 20, T = 0.07. Always report which.
 
-use ndarray::{s, Array2, ArrayView2, Axis};
+use ndarray::{s, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::error::AnalysisError;
@@ -45,7 +45,7 @@ pub fn knn_predict(bank: ArrayView2<f32>, bank_labels: &[u32], queries: ArrayVie
     let mut preds = vec![0u32; queries.nrows()];
     for (c, out) in preds.chunks_mut(chunk).enumerate() {
         let q = queries.slice(s![c * chunk..c * chunk + out.len(), ..]);
-        let sim = similarities(q, bank.view());
+        let sim = q.dot(&bank.t());
         out.par_iter_mut().zip(sim.axis_iter(Axis(0)).into_par_iter()).for_each(|(pred, row)| {
             let mut pairs: Vec<(f32, u32)> = row.iter().copied().zip(0u32..).collect();
             if k < pairs.len() {
@@ -59,37 +59,6 @@ pub fn knn_predict(bank: ArrayView2<f32>, bank_labels: &[u32], queries: ArrayVie
         });
     }
     Ok(preds)
-}
-
-/// `q · bankᵀ` (`[m, n]`) by OpenBLAS `sgemm` (faster than ndarray's own product on large banks:
-/// docs/benchmarks.md).
-fn similarities(q: ArrayView2<f32>, bank: ArrayView2<f32>) -> Array2<f32> {
-    let (q, bank) = (q.as_standard_layout(), bank.as_standard_layout());
-    let (m, n, d) = (q.nrows(), bank.nrows(), q.ncols());
-    let mut c = Array2::<f32>::zeros((m, n));
-    if m > 0 && n > 0 && d > 0 {
-        // SAFETY: `q` (m × d, lda = d), `bank` (n × d, ldb = d) and `c` (m × n, ldc = n) are
-        // contiguous row-major buffers of those sizes; sgemm reads the first two, writes `c`.
-        unsafe {
-            cblas_sys::cblas_sgemm(
-                cblas_sys::CBLAS_LAYOUT::CblasRowMajor,
-                cblas_sys::CBLAS_TRANSPOSE::CblasNoTrans,
-                cblas_sys::CBLAS_TRANSPOSE::CblasTrans,
-                m as i32,
-                n as i32,
-                d as i32,
-                1.0,
-                q.as_ptr(),
-                d as i32,
-                bank.as_ptr(),
-                d as i32,
-                0.0,
-                c.as_mut_ptr(),
-                n as i32,
-            );
-        }
-    }
-    c
 }
 
 /// Fraction of `queries` whose kNN prediction equals `query_labels`.

@@ -21,7 +21,8 @@ Run from the repository root (the default recipe: 2 threads, 2 loader workers; t
     PYTHONPATH=.deps/torch-2.11.0:.deps/python-extra python3 crates/ssl-train/scripts/twin_simclr.py \
         --epochs 2 --json target/twin_simclr.json
 Options: --channels-last, --bf16 (autocast), --threads N, --workers N, --train-limit N,
---test-limit N, --seed S, --no-knn.
+--test-limit N, --seed S, --no-knn, --step-only N (the step alone: N steps on one fixed batch,
+no loader; the twin of `cargo xtask bench`'s "step alone").
 
 Known differences from the toolkit:
 * Augmentation is torchvision v2 on uint8 tensors; the toolkit's is its own Rust port
@@ -177,6 +178,8 @@ def main():
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--no-knn", action="store_true")
+    p.add_argument("--step-only", type=int, default=0, metavar="N",
+                   help="time N training steps on one fixed batch (after 3 untimed), no loader, then stop")
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -215,6 +218,30 @@ def main():
     steps_per_epoch = len(loader)
     total, warmup = steps_per_epoch * args.epochs, round(0.1 * steps_per_epoch)
     print(f"{len(train_x)} images, {steps_per_epoch} steps per epoch, {total} steps, warm-up {warmup}, peak lr {peak:g}")
+    if args.step_only:
+        first, second = next(iter(loader))
+        x = torch.cat([first, second]).contiguous(memory_format=fmt)
+        model.train()
+        times = []
+        for i in range(3 + args.step_only):
+            start = time.perf_counter()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                loss = nt_xent(model(x), 0.2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss.item()
+            if i >= 3:
+                times.append(time.perf_counter() - start)
+        secs = sum(times)
+        print(f"step alone: {args.step_only} steps in {secs:.2f} s, {args.step_only * batch / secs:.1f} images/s "
+              f"(median step {sorted(times)[len(times) // 2] * 1000:.0f} ms)")
+        if args.json:
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+            with open(args.json, "w") as f:
+                json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu, "options": vars(args),
+                           "step_seconds": times, "images_per_s": args.step_only * batch / secs}, f, indent=2)
+        return
     step, epochs = 0, []
     for epoch in range(args.epochs):
         model.train()
