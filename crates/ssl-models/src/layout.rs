@@ -1,5 +1,6 @@
 //! Memory layout of 4-D tensors (convolution weights, images, feature maps), chosen for speed and
-//! never for accuracy: the numbers are the same in either layout up to float rounding.
+//! never for accuracy. The convolutions are as exact in either layout; libtorch's channels-last
+//! batch norm on the CPU is less exact than NCHW's (`scripts/bn_channels_last_precision.py`).
 //!
 //! libtorch's CPU convolutions (oneDNN) and cuDNN's tensor-core kernels run fastest on
 //! channels-last (NHWC) data. A tensor keeps its logical NCHW shape; only its strides change

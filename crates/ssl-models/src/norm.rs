@@ -83,9 +83,7 @@ impl BatchNorm {
         })
     }
 
-    /// Training-mode batch norm from the statistics `combine` makes of this batch's `[1, 2C + 1]`
-    /// row (mean, biased variance, count): every replica's (synchronised) or its own.
-    fn with_batch_statistics(&self, x: &Tensor, combine: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+    fn synchronised(&self, x: &Tensor, sync: &dyn CrossReplica) -> Tensor {
         let size = x.size();
         let c = size[1];
         let dims: Vec<i64> = (0..size.len() as i64).filter(|&d| d != 1).collect();
@@ -96,7 +94,7 @@ impl BatchNorm {
         let (var, mean) = x.to_kind(Kind::Float).var_mean_correction(dims.as_slice(), 0, false);
         let count = Tensor::full([1], n, (Kind::Float, x.device()));
         let stats = Tensor::cat(&[mean, var, count], 0).unsqueeze(0);
-        let all = combine(&stats);
+        let all = sync.all_gather(&stats);
         let (means, vars, counts) = (all.narrow(1, 0, c), all.narrow(1, c, c), all.narrow(1, 2 * c, 1).detach());
         let total = counts.sum(Kind::Float);
         let mean_g = (&means * &counts).sum_dim_intlist(0, false, Kind::Float) / &total;
@@ -131,7 +129,7 @@ impl BatchNorm {
 impl ModuleT for BatchNorm {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         match (&self.sync, train) {
-            (Some(sync), true) => self.with_batch_statistics(x, |stats| sync.all_gather(stats)),
+            (Some(sync), true) => self.synchronised(x, sync.as_ref()),
             _ => self.inner.forward_t(x, train),
         }
     }

@@ -186,23 +186,37 @@ impl Block {
     }
 
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut h = x.shallow_clone();
-        let last = self.convs.len() - 1;
-        // In-place ReLU and residual add, as torchvision (fewer allocations; same autograd).
-        for (i, (c, b)) in self.convs.iter().zip(&self.bns).enumerate() {
-            h = h.apply(c).apply_t(b, train);
-            if i < last {
-                let _ = h.relu_();
-            }
-        }
         let identity = match &self.downsample {
             Some((c, b)) => x.apply(c).apply_t(b, train),
             None => x.shallow_clone(),
         };
-        let _ = h.g_add_(&identity);
-        let _ = h.relu_();
-        h
+        residual(x, self.convs.len(), |i, h| h.apply(&self.convs[i]).apply_t(&self.bns[i], train), identity)
     }
+}
+
+/// A residual block's pattern, trained or folded: `stages` layers (conv + batch norm), a ReLU
+/// after each but the last, the shortcut added, a ReLU. In-place ReLU and add, as torchvision
+/// (fewer allocations; same autograd).
+fn residual(x: &Tensor, stages: usize, layer: impl Fn(usize, &Tensor) -> Tensor, identity: Tensor) -> Tensor {
+    let mut h = x.shallow_clone();
+    for i in 0..stages {
+        h = layer(i, &h);
+        if i + 1 < stages {
+            let _ = h.relu_();
+        }
+    }
+    let _ = h.g_add_(&identity);
+    let _ = h.relu_();
+    h
+}
+
+/// The stem's ReLU and, for the ImageNet stem, its max-pool, after its conv + batch norm.
+fn stem_tail(mut h: Tensor, stem: Stem) -> Tensor {
+    let _ = h.relu_();
+    if stem == Stem::Imagenet {
+        h = h.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+    }
+    h
 }
 
 /// A ResNet backbone: image batch `[B, C, H, W]` in, representation `[B, out_dim]` out
@@ -263,11 +277,7 @@ impl ResNet {
     /// max-pool), each passed through `keep` as soon as it is computed (so a caller can pool it
     /// and drop the map before the next stage), then the pooled representation `[B, out_dim]`.
     pub fn forward_stages(&self, x: &Tensor, train: bool, mut keep: impl FnMut(usize, &Tensor)) -> Tensor {
-        let mut h = x.apply(&self.conv1).apply_t(&self.bn1, train);
-        let _ = h.relu_();
-        if self.stem == Stem::Imagenet {
-            h = h.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
-        }
+        let mut h = stem_tail(x.apply(&self.conv1).apply_t(&self.bn1, train), self.stem);
         keep(0, &h);
         let mut stage = 0;
         let mut seen = 0;
@@ -300,18 +310,8 @@ struct FoldedBlock {
 
 impl FoldedBlock {
     fn forward(&self, x: &Tensor) -> Tensor {
-        let mut h = x.shallow_clone();
-        let last = self.convs.len() - 1;
-        for (i, c) in self.convs.iter().enumerate() {
-            h = c.forward(&h);
-            if i < last {
-                let _ = h.relu_();
-            }
-        }
         let identity = self.downsample.as_ref().map_or_else(|| x.shallow_clone(), |c| c.forward(x));
-        let _ = h.g_add_(&identity);
-        let _ = h.relu_();
-        h
+        residual(x, self.convs.len(), |i, h| self.convs[i].forward(h), identity)
     }
 }
 
@@ -329,11 +329,7 @@ pub struct FoldedResNet {
 impl FoldedResNet {
     /// The representation `[B, out_dim]` (no gradient is recorded for the folded weights).
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        let mut h = self.conv1.forward(x);
-        let _ = h.relu_();
-        if self.stem == Stem::Imagenet {
-            h = h.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
-        }
+        let mut h = stem_tail(self.conv1.forward(x), self.stem);
         for b in &self.blocks {
             h = b.forward(&h);
         }

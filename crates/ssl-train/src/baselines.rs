@@ -76,36 +76,33 @@ pub fn cache_file(runs_root: &Path, cfg: &Config, train: &InMemoryDataset, test:
     Ok((runs_root.join(".cache/eval-baselines").join(format!("{:016x}.json", h.finish())), inputs))
 }
 
-/// The baselines from `cache` when it holds them, else computed (`init` on `device`) and stored
-/// there; the flag says whether they came from the cache. A cache that cannot be read or written
-/// is only a warning: the numbers are computed.
-#[allow(clippy::too_many_arguments)]
+/// The baselines from the cache file `path` (from [`cache_file`], with its `inputs`) when it
+/// holds them, else computed (`init` on `device`) and stored there; the flag says whether they
+/// came from the cache. A cache that cannot be read or written is only a warning: the numbers
+/// are computed.
 pub fn baselines(
     cfg: &Config,
     init: &Network,
-    train: &InMemoryDataset,
-    test: &InMemoryDataset,
+    (train, test): (&InMemoryDataset, &InMemoryDataset),
     device: Device,
-    cache: Option<(&Path, &str)>,
+    (path, inputs): (&Path, &str),
     progress: &Progress,
 ) -> Result<(Baselines, bool)> {
-    if let Some((path, _)) = cache.filter(|(p, _)| p.is_file()) {
+    if path.is_file() {
         match std::fs::read_to_string(path).map_err(anyhow::Error::from).and_then(|t| Ok(serde_json::from_str::<CacheFile>(&t)?)) {
             Ok(file) => return Ok((file.baselines, true)),
             Err(e) => eprintln!("warning: {} is not a readable baseline cache ({e}); recomputing it", path.display()),
         }
     }
     let b = compute(cfg, init, train, test, device, progress)?;
-    if let Some((path, inputs)) = cache {
-        let text = serde_json::to_string_pretty(&CacheFile { inputs: inputs.to_string(), baselines: b.clone() })?;
-        let stored = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .context("cannot make the cache folder")
-            .and_then(|()| ssl_io::write_atomic(path, |tmp| std::fs::write(tmp, &text)).map_err(|e| anyhow::anyhow!("{e}")));
-        if let Err(e) = stored {
-            eprintln!("warning: cannot store the evaluation baselines in {}: {e:#}", path.display());
-        }
+    let text = serde_json::to_string_pretty(&CacheFile { inputs: inputs.to_string(), baselines: b.clone() })?;
+    let stored = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .context("cannot make the cache folder")
+        .and_then(|()| ssl_io::write_atomic(path, |tmp| std::fs::write(tmp, &text)).map_err(|e| anyhow::anyhow!("{e}")));
+    if let Err(e) = stored {
+        eprintln!("warning: cannot store the evaluation baselines in {}: {e:#}", path.display());
     }
     Ok((b, false))
 }

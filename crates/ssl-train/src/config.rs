@@ -78,8 +78,8 @@ pub struct TrainingConfig {
     /// batch (SimCLR's global BN, §B.2) instead of each process's part. No effect in one process.
     #[serde(default)]
     pub sync_batch_norm: bool,
-    /// Memory layout of the encoder's weights and images, for speed only (the numbers are the
-    /// same up to float rounding): `auto` (the rule of [`MemoryFormatChoice::resolve`]),
+    /// Memory layout of the encoder's weights and images, for speed only (the results agree;
+    /// channels-last batch norm is less exact on the CPU, docs/benchmarks.md): `auto` (the rule of [`MemoryFormatChoice::resolve`]),
     /// `contiguous` or `channels_last`. run.json records what was used.
     #[serde(default)]
     pub memory_format: MemoryFormatChoice,
@@ -103,9 +103,10 @@ pub enum MemoryFormatChoice {
 }
 
 impl MemoryFormatChoice {
-    /// The layout to train in. `auto`: channels-last on the CPU (oneDNN's convolutions; 1.2-1.5x
-    /// on the default recipe's step, docs/benchmarks.md), and on CUDA when autocast is on (tensor
-    /// cores want NHWC); contiguous on CUDA in float32, where cuDNN gains little from it.
+    /// The layout to train in. `auto`: channels-last on the CPU (oneDNN's convolutions; 1.25x on
+    /// the default recipe's step, medians in docs/benchmarks.md), and on CUDA when autocast is on
+    /// (NVIDIA's guidance for tensor cores; not measured here, no GPU was lent); contiguous on
+    /// CUDA in float32.
     pub fn resolve(self, device: Device, autocast: bool) -> MemoryFormat {
         match self {
             MemoryFormatChoice::Contiguous => MemoryFormat::Contiguous,

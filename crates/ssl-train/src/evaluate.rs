@@ -114,7 +114,7 @@ pub fn evaluate(
     }
     drop(tr);
     let cache = crate::baselines::cache_file(run.path().parent().unwrap_or(run.path()), cfg, train, test, format)?;
-    let (base, cached) = baselines(cfg, init, train, test, device, Some((&cache.0, &cache.1)), progress)?;
+    let (base, cached) = baselines(cfg, init, (train, test), device, (&cache.0, &cache.1), progress)?;
 
     // The .npy writers replace atomically themselves.
     ssl_analysis::npy::write_matrix(run.file("embeddings.npy"), &te)?;

@@ -3,7 +3,7 @@
 //!
 //! On CUDA the batch is copied into page-locked (pinned) host memory and sent with a
 //! non-blocking copy, so the CPU goes on queueing work while the transfer runs; the runner
-//! uploads the next batch while the current step's kernels run (see `Trainer::run`). On the CPU
+//! uploads the next batch while the current step's kernels run (see `Trainer::train_on`). On the CPU
 //! it is one copy into a tensor.
 
 use tch::{Device, Kind, Tensor};

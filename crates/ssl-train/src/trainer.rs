@@ -760,19 +760,12 @@ impl Trainer {
     /// CUDA: pinned memory, a non-blocking copy), so a step never waits for its input's copy.
     pub fn train_on(&mut self, batches: &mut EpochIter, limit: usize) -> Result<usize> {
         let input = self.input();
-        let mut ahead = match batches.next() {
-            Some(b) => Some(b?),
-            None => None,
-        }
-        .map(|b| {
-            let x = input(&b);
-            (b, x)
-        });
+        let mut ahead = batches.next().transpose()?.map(|b| (input(&b), b));
         let mut steps = 0;
-        while let Some((mut batch, x)) = ahead.take().filter(|_| steps < limit) {
+        while let Some((x, mut batch)) = ahead.take().filter(|_| steps < limit) {
             let mut next = None;
             self.step_on(&batch, &x, || next = batches.next().map(|b| b.map(|b| (input(&b), b))))?;
-            ahead = next.transpose()?.map(|(x, b)| (b, x));
+            ahead = next.transpose()?;
             steps += 1;
             // The tensor owns a copy: the loader draws a later batch into this buffer.
             batches.recycle(std::mem::take(&mut batch.data));

@@ -113,10 +113,8 @@ fn parallel() -> std::sync::Arc<Parallel> {
 #[test]
 #[ignore = "one rank of a multi-process test: started by the test that needs it"]
 fn rank_trains() {
-    if std::env::var(ROLE).ok().as_deref() != Some("rank_trains") {
-        return;
-    }
-    let (data, runs, method) = (env_path("SSL_TEST_DATA"), env_path("SSL_TEST_RUNS"), std::env::var("SSL_TEST_METHOD").unwrap());
+    let Some((data, runs)) = folders_of("rank_trains") else { return };
+    let method = std::env::var("SSL_TEST_METHOD").unwrap();
     let cfg = config(&data, &method);
     let opts = RunOptions { parallel: Some(parallel()), ..options(&runs, &method) };
     train(&cfg, &opts).unwrap();
@@ -124,6 +122,12 @@ fn rank_trains() {
 
 fn env_path(k: &str) -> PathBuf {
     PathBuf::from(std::env::var(k).unwrap())
+}
+
+/// The data and runs folders of a rank started for `role`; None when this process runs the
+/// test binary for anything else (the ignored rank tests then do nothing).
+fn folders_of(role: &str) -> Option<(PathBuf, PathBuf)> {
+    (std::env::var(ROLE).ok().as_deref() == Some(role)).then(|| (env_path("SSL_TEST_DATA"), env_path("SSL_TEST_RUNS")))
 }
 
 /// The largest difference between the float tensors of two checkpoints (network, optimiser
@@ -249,10 +253,7 @@ fn train_nproc_and_torchrun_give_the_single_process_weights() {
 #[test]
 #[ignore = "one rank of a multi-process test: started by the test that needs it"]
 fn rank_of_a_job_that_loses_a_rank() {
-    if std::env::var(ROLE).ok().as_deref() != Some("rank_of_a_job_that_loses_a_rank") {
-        return;
-    }
-    let (data, runs) = (env_path("SSL_TEST_DATA"), env_path("SSL_TEST_RUNS"));
+    let Some((data, runs)) = folders_of("rank_of_a_job_that_loses_a_rank") else { return };
     let cfg = config_with(&data, "simclr", &["checkpoint.every_epochs=1"]);
     let opts = RunOptions { parallel: Some(parallel()), ..options(&runs, "lost") };
     if std::env::var("RANK").unwrap() == "0" {
@@ -300,10 +301,7 @@ fn a_rank_that_dies_stops_the_others_with_a_message_and_the_last_checkpoint_kept
 #[test]
 #[ignore = "one rank of a multi-process test: started by the test that needs it"]
 fn rank_interrupted_then_resumed() {
-    if std::env::var(ROLE).ok().as_deref() != Some("rank_interrupted_then_resumed") {
-        return;
-    }
-    let (data, runs) = (env_path("SSL_TEST_DATA"), env_path("SSL_TEST_RUNS"));
+    let Some((data, runs)) = folders_of("rank_interrupted_then_resumed") else { return };
     let cfg = config(&data, "simclr");
     let mut opts = RunOptions { parallel: Some(parallel()), ..options(&runs, "interrupted") };
     match std::env::var("SSL_TEST_RESUME") {
@@ -346,10 +344,7 @@ fn an_interrupt_on_one_rank_stops_every_rank_and_the_run_resumes_to_the_same_wei
 #[test]
 #[ignore = "one rank of a multi-process test: started by the test that needs it"]
 fn rank_refuses() {
-    if std::env::var(ROLE).ok().as_deref() != Some("rank_refuses") {
-        return;
-    }
-    let (data, runs) = (env_path("SSL_TEST_DATA"), env_path("SSL_TEST_RUNS"));
+    let Some((data, runs)) = folders_of("rank_refuses") else { return };
     let rank: usize = std::env::var("RANK").unwrap().parse().unwrap();
     let other_lr: &[&str] = if rank == 1 && std::env::var("SSL_TEST_CASE").unwrap() == "config" { &["schedule.lr=0.003"] } else { &[] };
     let cfg = config_with(&data, "simclr", other_lr);
