@@ -55,7 +55,7 @@ fn hand_value_for_orthogonal_pairs() {
     let out = NtXent::new(tau).unwrap().compute(&z).unwrap();
     let e = (1.0f64 / tau).exp();
     let want = -(e / (e + 2.0)).ln();
-    assert!((out.loss.double_value(&[]) - want).abs() < 1e-12);
+    assert!((out.loss.double_value(&[]) - want).abs() < 1e-12, "{} vs {want}", out.loss.double_value(&[]));
     let parts: std::collections::HashMap<_, _> = out.parts.into_iter().collect();
     assert!(parts["alignment"].abs() < 1e-12);
     // uniformity: 4 points, 12 ordered pairs: 4 identical (sq 0), 8 orthogonal (sq 2).
